@@ -1,0 +1,2 @@
+from .s4d import S4DConfig, S4DForSequenceClassification, S4DModel
+from .s5 import S5Config, S5ForSequenceClassification, S5Model

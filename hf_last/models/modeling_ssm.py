@@ -1,0 +1,321 @@
+"""Pieces shared by S4D and S5: the mixer interface, the residual block, the backbone and the heads.
+
+A *mixer* is the SSM of one layer (``S4DMixer``, ``S5Mixer``). Everything around it — input encoders,
+normalisation, the channel-mixing output layer, pooling, the classification head and the loss — is
+identical for both families and lives here, following ``transformers/models/mamba/modeling_mamba.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import ModelOutput
+
+MODES = ("parallel", "recurrent")
+
+
+class DiagonalSSMMixer(nn.Module):
+    """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
+
+    Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``,
+    ``parallel_forward`` and ``recurrent_step``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    """
+
+    def __init__(self, config, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.hidden_size = config.hidden_size
+        self.discretization = config.discretization
+        self.bidirectional = config.bidirectional
+        self.clip_eigs = config.clip_eigs
+        self.output_factor = 2.0 if config.conj_sym else 1.0
+        self.dt_min, self.dt_max = config.dt_min, config.dt_max
+
+    def forward(self, u, step_rescale: float = 1.0, state=None, return_state: bool = False, mode: str = "parallel"):
+        """Returns (y, final state or None). ``state`` continues a stream from a previous call."""
+        if (mode == "recurrent" or state is not None or return_state) and self.bidirectional:
+            raise ValueError(
+                "A bidirectional layer reads future inputs, so it cannot run in recurrent/streaming mode. "
+                "Use mode='parallel' without a recurrent state, or a model with bidirectional=False."
+            )
+        if mode == "parallel":
+            return self.parallel_forward(u, step_rescale, state, return_state)
+        system = self.discrete_system(step_rescale)
+        if state is None:
+            state = self.init_state(u.shape[0], u.dtype, u.device)
+        outputs = []
+        for u_t in u.unbind(1):
+            y_t, state = self.recurrent_step(system, u_t, state)
+            outputs.append(y_t)
+        return torch.stack(outputs, dim=1), state
+
+    def complex_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+    def log_uniform_steps(self, count: int) -> torch.Tensor:
+        """log Δ ~ U[log dt_min, log dt_max]."""
+        low, high = torch.log(torch.tensor(self.dt_min)), torch.log(torch.tensor(self.dt_max))
+        return torch.rand(count) * (high - low) + low
+
+    def clipped(self, real_part: torch.Tensor) -> torch.Tensor:
+        return real_part.clamp(max=-1e-4) if self.clip_eigs else real_part
+
+
+class SequenceNorm(nn.Module):
+    """LayerNorm or BatchNorm over the channels of a (B, L, H) sequence."""
+
+    def __init__(self, config):
+        super().__init__()
+        if config.norm_type == "layer":
+            self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        else:
+            self.norm = nn.BatchNorm1d(config.hidden_size, eps=config.layer_norm_epsilon)
+
+    def forward(self, hidden_states):
+        if isinstance(self.norm, nn.BatchNorm1d):
+            return self.norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        return self.norm(hidden_states)
+
+
+class SSMBlock(GradientCheckpointingLayer):
+    """Residual block: [norm] -> SSM mixer -> GELU -> channel mixing (gelu|glu|half_glu1|half_glu2) -> [norm]."""
+
+    def __init__(self, config, layer_idx: int, mixer_class: type[DiagonalSSMMixer]):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.prenorm = config.prenorm
+        self.activation = config.activation
+        self.norm = SequenceNorm(config)
+        self.mixer = mixer_class(config, layer_idx)
+        width = config.hidden_size
+        self.output_linear = nn.Linear(width, 2 * width if config.activation == "glu" else width)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def mix_channels(self, y):
+        activated = self.dropout(F.gelu(y))
+        if self.activation == "glu":
+            out = F.glu(self.output_linear(activated), dim=-1)
+        elif self.activation == "half_glu1":
+            out = activated * torch.sigmoid(self.output_linear(activated))
+        elif self.activation == "half_glu2":
+            out = y * torch.sigmoid(self.output_linear(activated))
+        else:
+            out = self.output_linear(activated)
+        return self.dropout(out)
+
+    def forward(self, hidden_states, mask=None, step_rescale: float = 1.0, state=None, return_state=False, mode="parallel"):
+        residual = hidden_states
+        x = self.norm(hidden_states) if self.prenorm else hidden_states
+        if mask is not None:
+            x = x * mask[..., None]
+        y, state = self.mixer(x, step_rescale=step_rescale, state=state, return_state=return_state, mode=mode)
+        out = residual + self.mix_channels(y)
+        if not self.prenorm:
+            out = self.norm(out)
+        return out, state
+
+
+@dataclass
+class SSMModelOutput(ModelOutput):
+    """Output of a diagonal SSM backbone.
+
+    Args:
+        last_hidden_state: (B, L, H) output of the last block.
+        recurrent_state: per-layer complex states after the last step (with ``return_state=True``);
+            pass them back as ``recurrent_state`` to continue the stream.
+        hidden_states: the encoder output and every block's output (with ``output_hidden_states=True``).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    recurrent_state: list[torch.Tensor] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class DiagonalSSMPreTrainedModel(PreTrainedModel):
+    base_model_prefix = "backbone"
+    _no_split_modules = ["SSMBlock"]
+    supports_gradient_checkpointing = True
+    main_input_name = "input_values"
+    mixer_class: type[DiagonalSSMMixer]
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, DiagonalSSMMixer):
+            module.reset_ssm_parameters()
+
+
+def _select_inputs(input_ids, input_values, inputs_embeds) -> str:
+    given = [name for name, value in (("input_ids", input_ids), ("input_values", input_values),
+                                      ("inputs_embeds", inputs_embeds)) if value is not None]
+    if len(given) != 1:
+        raise ValueError(f"Pass exactly one of input_ids, input_values or inputs_embeds; got {given or 'none'}.")
+    return given[0]
+
+
+class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
+    """Encoder (token embedding or linear input projection) followed by ``num_hidden_layers`` SSM blocks."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        width = config.hidden_size
+        self.embeddings = nn.Embedding(config.vocab_size, width) if config.vocab_size else None
+        self.encoder = nn.Linear(config.input_size, width) if config.input_size else None
+        self.layers = nn.ModuleList(SSMBlock(config, i, self.mixer_class) for i in range(config.num_hidden_layers))
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings
+
+    def set_input_embeddings(self, new_embeddings):
+        self.embeddings = new_embeddings
+
+    def embed(self, input_ids=None, input_values=None, inputs_embeds=None):
+        kind = _select_inputs(input_ids, input_values, inputs_embeds)
+        if kind == "input_ids":
+            if self.embeddings is None:
+                raise ValueError("This model takes continuous inputs (vocab_size=None): pass input_values instead of input_ids.")
+            return self.embeddings(input_ids)
+        if kind == "input_values":
+            if self.encoder is None:
+                raise ValueError("This model takes token inputs (input_size=None): pass input_ids instead of input_values.")
+            if input_values.dim() == 2 and self.config.input_size == 1:
+                input_values = input_values[..., None]
+            if input_values.shape[-1] != self.config.input_size:
+                raise ValueError(f"input_values must be (batch, length, {self.config.input_size}), got {tuple(input_values.shape)}.")
+            return self.encoder(input_values.to(self.encoder.weight.dtype))
+        return inputs_embeds
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_values: torch.FloatTensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        step_rescale: float | None = None,
+        recurrent_state: list[torch.Tensor] | None = None,
+        return_state: bool = False,
+        mode: str = "parallel",
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        r"""
+        attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
+        step_rescale: multiplies every Δ (overrides ``config.step_rescale``), e.g. 2.0 for half-rate inputs.
+        recurrent_state / return_state: continue a stream from / return the per-layer states.
+        mode: ``"parallel"`` (FFT convolution / associative scan) or ``"recurrent"`` (one step at a time).
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        if attention_mask is not None and (recurrent_state is not None or return_state):
+            raise ValueError("attention_mask (padding) cannot be combined with streaming states; stream unpadded sequences.")
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        step_rescale = self.config.step_rescale if step_rescale is None else step_rescale
+        if recurrent_state is not None and len(recurrent_state) != len(self.layers):
+            raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+
+        hidden_states = self.embed(input_ids, input_values, inputs_embeds)
+        mask = None if attention_mask is None else attention_mask.to(hidden_states.dtype)
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        new_states = [] if return_state else None
+        for i, layer in enumerate(self.layers):
+            state = None if recurrent_state is None else recurrent_state[i]
+            hidden_states, state = layer(hidden_states, mask, step_rescale, state, return_state, mode)
+            if return_state:
+                new_states.append(state)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+
+        if not return_dict:
+            return tuple(v for v in (hidden_states, new_states, all_hidden_states) if v is not None)
+        return SSMModelOutput(last_hidden_state=hidden_states, recurrent_state=new_states, hidden_states=all_hidden_states)
+
+    def init_recurrent_state(self, batch_size: int) -> list[torch.Tensor]:
+        """Zero states of every layer, to stream with ``forward(..., recurrent_state=..., return_state=True)``."""
+        parameter = next(self.parameters())
+        return [layer.mixer.init_state(batch_size, parameter.dtype, parameter.device) for layer in self.layers]
+
+    def step(self, recurrent_state, input_ids=None, input_values=None, inputs_embeds=None, step_rescale=None):
+        """Advance every layer by one time step. Inputs have no length axis: (B,), (B, input_size) or (B, H).
+
+        Returns (hidden state of this step (B, H), new recurrent state).
+        """
+        unsqueeze = (lambda x: None if x is None else x[:, None])
+        output = self(input_ids=unsqueeze(input_ids), input_values=unsqueeze(input_values),
+                      inputs_embeds=unsqueeze(inputs_embeds), step_rescale=step_rescale,
+                      recurrent_state=recurrent_state, return_state=True, mode="recurrent", return_dict=True)
+        return output.last_hidden_state[:, 0], output.recurrent_state
+
+
+def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
+    """Mean over the real (unpadded) steps, or the last real step, of (B, L, H) -> (B, H)."""
+    if attention_mask is None:
+        return hidden_states.mean(1) if pooling == "mean" else hidden_states[:, -1]
+    mask = attention_mask.to(hidden_states.dtype)
+    if pooling == "mean":
+        return (hidden_states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+    last = (mask.sum(1).long() - 1).clamp(min=0)
+    return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]
+
+
+def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The transformers convention: regression (MSE), single-label (cross-entropy) or multi-label (BCE)."""
+    if config.problem_type is None:
+        if config.num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).squeeze(-1)) if config.num_labels == 1 \
+            else F.mse_loss(logits, labels.to(logits.dtype))
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+class DiagonalSSMForSequenceClassification(DiagonalSSMPreTrainedModel):
+    """Backbone, pooling over time (``config.pooling``) and a linear classifier."""
+
+    backbone_class: type[DiagonalSSMModel]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.backbone = self.backbone_class(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        input_values=None,
+        inputs_embeds=None,
+        attention_mask=None,
+        labels=None,
+        step_rescale=None,
+        mode: str = "parallel",
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ):
+        r"""labels: (B,) class ids, (B, num_labels) multi-label targets or regression values."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.backbone(input_ids=input_ids, input_values=input_values, inputs_embeds=inputs_embeds,
+                                attention_mask=attention_mask, step_rescale=step_rescale, mode=mode,
+                                output_hidden_states=output_hidden_states, return_dict=True)
+        logits = self.classifier(pool(outputs.last_hidden_state, attention_mask, self.config.pooling))
+        loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
+        if not return_dict:
+            rest = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
+            return ((loss,) + rest) if loss is not None else rest
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)

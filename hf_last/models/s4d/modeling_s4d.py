@@ -1,0 +1,166 @@
+"""S4D: a layer of H independent diagonal SISO systems (Gu et al., 2022) as a transformers model.
+
+Modes are stored *packed*: one flat array of modes ordered by channel, with per-channel counts from
+``config.channel_sizes(layer_idx)``, so channels may keep different numbers of modes (after pruning)
+with no padding in the weights. For kernel generation the flat modes are scattered into a (H, max modes)
+grid with zero coefficients in the gaps.
+
+Parameters of a layer with M stored modes (λ = −exp(log_A_real) + i·A_imag, Δ_h = exp(log_dt[h])):
+``log_dt`` (H,), ``log_A_real`` (M,), ``A_imag`` (M,), ``B`` (M, 2) and ``C`` (M, 2) complex as real pairs,
+``C_backward`` (M, 2) if bidirectional, ``D`` (H,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import initialization as init
+
+from ...ssm.discretization import discretize, log_discrete_poles
+from ...ssm.initialization import s4d_poles
+from ...ssm.kernels import bidirectional_kernel, fft_convolution, vandermonde_kernel
+from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
+from .configuration_s4d import S4DConfig
+
+
+class S4DMixer(DiagonalSSMMixer):
+    """The S4D SSM of one layer; kernel K_h[l] = f·Re Σ_{n ∈ h} C_n B̄_n Λ̄_n^l, y = K * u + D u."""
+
+    ssm_parameter_names = ("log_dt", "log_A_real", "A_imag", "B")
+
+    def __init__(self, config: S4DConfig, layer_idx: int):
+        super().__init__(config, layer_idx)
+        self.ssm_init = config.ssm_init
+        self.conj_sym = config.conj_sym
+        self.channel_state_sizes = config.channel_sizes(layer_idx)
+        modes = torch.tensor([n // config.states_per_mode for n in self.channel_state_sizes])
+        total = int(modes.sum())
+        channel = torch.repeat_interleave(torch.arange(self.hidden_size), modes)
+        position = torch.arange(total) - torch.repeat_interleave(torch.cumsum(modes, 0) - modes, modes)
+        self.register_buffer("mode_channel", channel, persistent=False)
+        self.register_buffer("mode_position", position, persistent=False)
+        self.max_modes = int(modes.max())
+        self.uniform = bool((modes == self.max_modes).all())
+
+        self.log_dt = nn.Parameter(torch.empty(self.hidden_size))
+        self.log_A_real = nn.Parameter(torch.empty(total))
+        self.A_imag = nn.Parameter(torch.empty(total))
+        self.B = nn.Parameter(torch.empty(total, 2))
+        self.C = nn.Parameter(torch.empty(total, 2))
+        self.C_backward = nn.Parameter(torch.empty(total, 2)) if self.bidirectional else None
+        self.D = nn.Parameter(torch.empty(self.hidden_size))
+
+    @property
+    def num_modes(self) -> int:
+        return self.A_imag.shape[0]
+
+    def reset_ssm_parameters(self) -> None:
+        """S4D init: poles and B from ``ssm_init`` per channel, C ~ CN(0, 1), D ~ N(0, 1), log Δ log-uniform."""
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for n in self.channel_state_sizes:
+            if n not in cache:
+                cache[n] = s4d_poles(n, self.ssm_init, self.conj_sym)
+        Lambda = np.concatenate([cache[n][0] for n in self.channel_state_sizes])
+        B = np.concatenate([cache[n][1] for n in self.channel_state_sizes])
+        init.copy_(self.log_A_real, torch.from_numpy(np.log(-Lambda.real)))
+        init.copy_(self.A_imag, torch.from_numpy(Lambda.imag))
+        init.copy_(self.B, torch.view_as_real(torch.from_numpy(B)))
+        init.normal_(self.C, std=0.5**0.5)
+        if self.C_backward is not None:
+            init.normal_(self.C_backward, std=0.5**0.5)
+        init.normal_(self.D)
+        init.copy_(self.log_dt, self.log_uniform_steps(self.hidden_size))
+
+    def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
+        return torch.zeros(batch_size, self.num_modes, dtype=self.complex_dtype(dtype), device=device)
+
+    def continuous_poles(self) -> torch.Tensor:
+        """λ = −exp(log_A_real) + i·A_imag for every stored mode (M,)."""
+        return torch.complex(self.clipped(-torch.exp(self.log_A_real)), self.A_imag)
+
+    def steps(self, step_rescale: float) -> torch.Tensor:
+        """Δ of every mode (its channel's step), times ``step_rescale``."""
+        return torch.exp(self.log_dt)[self.mode_channel] * step_rescale
+
+    def discrete_system(self, step_rescale: float = 1.0):
+        """(Λ̄ (M,), B̄ (M,), C (M,), C_backward (M,) or None): the layer's modes in discrete time."""
+        Lambda_bar, gamma = discretize(self.continuous_poles(), self.steps(step_rescale), self.discretization)
+        C_backward = None if self.C_backward is None else torch.view_as_complex(self.C_backward)
+        return Lambda_bar, gamma * torch.view_as_complex(self.B), torch.view_as_complex(self.C), C_backward
+
+    def to_channel_grid(self, values: torch.Tensor) -> torch.Tensor:
+        """Scatter packed per-mode values (..., M) into (..., H, max modes), zeros in the gaps."""
+        if self.uniform:
+            return values.unflatten(-1, (self.hidden_size, self.max_modes))
+        grid = values.new_zeros((self.hidden_size, self.max_modes) + values.shape[:-1])
+        grid = grid.index_put((self.mode_channel, self.mode_position), values.movedim(-1, 0))
+        return grid.movedim((0, 1), (-2, -1))
+
+    def from_channel_grid(self, grid: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_channel_grid`: (..., H, max modes) -> (..., M)."""
+        if self.uniform:
+            return grid.flatten(-2)
+        return grid[..., self.mode_channel, self.mode_position]
+
+    def kernel(self, length: int, step_rescale: float = 1.0) -> torch.Tensor:
+        """Convolution kernel (H, length), or (H, 2·length) two-sided when bidirectional."""
+        Lambda = self.continuous_poles()
+        step = self.steps(step_rescale)
+        _, gamma = discretize(Lambda, step, self.discretization)
+        log_poles = self.to_channel_grid(log_discrete_poles(Lambda, step, self.discretization))
+        B_bar = gamma * torch.view_as_complex(self.B)
+
+        def directional(C):
+            coefficients = self.to_channel_grid(self.output_factor * torch.view_as_complex(C) * B_bar)
+            return vandermonde_kernel(coefficients, log_poles, length)
+
+        forward = directional(self.C)
+        if self.C_backward is None:
+            return forward
+        return bidirectional_kernel(forward, directional(self.C_backward))
+
+    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
+        length = u.shape[1]
+        y = fft_convolution(u, self.kernel(length, step_rescale)) + self.D * u
+        if state is None and not return_state:
+            return y, None
+        Lambda = self.continuous_poles()
+        step = self.steps(step_rescale)
+        Lambda_bar, gamma = discretize(Lambda, step, self.discretization)
+        log_poles = log_discrete_poles(Lambda, step, self.discretization)
+        if state is not None:  # zero-input response of the initial state: f·Re Σ C Λ̄^(k+1) x[−1]
+            coefficients = self.output_factor * torch.view_as_complex(self.C) * Lambda_bar * state
+            free = vandermonde_kernel(self.to_channel_grid(coefficients), self.to_channel_grid(log_poles), length)
+            y = y + free.transpose(1, 2)
+        # x[L−1] = Λ̄^L x[−1] + Σ_d Λ̄^d B̄ u[L−1−d]
+        delays = torch.arange(length, dtype=u.dtype, device=u.device)
+        powers = torch.exp(log_poles[:, None] * delays)  # (M, L)
+        u_modes = u.flip(1)[:, :, self.mode_channel].to(powers.dtype)  # (B, L, M)
+        final = gamma * torch.view_as_complex(self.B) * torch.einsum("blm,ml->bm", u_modes, powers)
+        if state is not None:
+            final = final + torch.exp(log_poles * length) * state
+        return y, final
+
+    def recurrent_step(self, system, u_t, state):
+        Lambda_bar, B_bar, C, _ = system
+        state = Lambda_bar * state + B_bar * u_t[:, self.mode_channel]
+        readout = (C * state).real
+        y = u_t.new_zeros(u_t.shape).index_add_(1, self.mode_channel, readout)
+        return self.output_factor * y + self.D * u_t, state
+
+
+class S4DPreTrainedModel(DiagonalSSMPreTrainedModel):
+    config_class = S4DConfig
+    config: S4DConfig
+    mixer_class = S4DMixer
+
+
+class S4DModel(S4DPreTrainedModel, DiagonalSSMModel):
+    """The bare S4D backbone: encoder and SSM blocks, returning the last hidden state."""
+
+
+class S4DForSequenceClassification(S4DPreTrainedModel, DiagonalSSMForSequenceClassification):
+    """S4D with pooling over time and a linear classifier (``num_labels``, ``problem_type``)."""
+
+    backbone_class = S4DModel

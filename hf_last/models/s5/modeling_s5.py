@@ -1,0 +1,122 @@
+"""S5: a layer that is one diagonal MIMO system (Smith et al., 2023) as a transformers model.
+
+Parameters of a layer with P stored modes (λ = Lambda_re + i·Lambda_im, Δ_p = exp(log_step[p])):
+``Lambda_re``, ``Lambda_im``, ``log_step`` (P,), ``B`` (P, H, 2) and ``C`` (H, P, 2) complex as real pairs,
+``C_backward`` (H, P, 2) if bidirectional, ``D`` (H,). Parallel mode is the odd/even associative scan.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import initialization as init
+
+from ...ssm.discretization import discretize
+from ...ssm.initialization import s5_hippo_n
+from ...ssm.scan import lti_scan, lti_scan_from
+from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
+from .configuration_s5 import S5Config
+
+
+class S5Mixer(DiagonalSSMMixer):
+    """The S5 SSM of one layer: x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(C̃x[k]) + Du[k]."""
+
+    ssm_parameter_names = ("Lambda_re", "Lambda_im", "log_step", "B")
+
+    def __init__(self, config: S5Config, layer_idx: int):
+        super().__init__(config, layer_idx)
+        layer_config = config.per_layer_config[layer_idx]
+        self.state_size = layer_config.state_size
+        self.blocks = config.blocks
+        self.conj_sym = config.conj_sym
+        self.c_init = config.c_init
+        modes = self.state_size // config.states_per_mode
+        self.Lambda_re = nn.Parameter(torch.empty(modes))
+        self.Lambda_im = nn.Parameter(torch.empty(modes))
+        self.log_step = nn.Parameter(torch.empty(modes))
+        self.B = nn.Parameter(torch.empty(modes, self.hidden_size, 2))
+        self.C = nn.Parameter(torch.empty(self.hidden_size, modes, 2))
+        self.C_backward = nn.Parameter(torch.empty(self.hidden_size, modes, 2)) if self.bidirectional else None
+        self.D = nn.Parameter(torch.empty(self.hidden_size))
+
+    @property
+    def num_modes(self) -> int:
+        return self.Lambda_re.shape[0]
+
+    def reset_ssm_parameters(self) -> None:
+        """HiPPO-N init: Λ from ``s5_hippo_n``, B̃ = V⁻¹B with B lecun-normal, C̃ = CV (or complex normal)."""
+        Lambda, V = s5_hippo_n(self.state_size, self.blocks, self.conj_sym)
+        V = torch.from_numpy(V)
+        init.copy_(self.Lambda_re, torch.from_numpy(Lambda.real))
+        init.copy_(self.Lambda_im, torch.from_numpy(Lambda.imag))
+        B = torch.randn(self.state_size, self.hidden_size, dtype=torch.float64) / math.sqrt(self.hidden_size)
+        init.copy_(self.B, torch.view_as_real(V.conj().T @ B.to(V.dtype)))
+        for C in (self.C, self.C_backward):
+            if C is None:
+                continue
+            if self.c_init == "complex_normal":
+                init.normal_(C, std=0.5**0.5)
+                continue
+            raw = torch.randn(self.hidden_size, self.state_size, 2, dtype=torch.float64) / math.sqrt(self.state_size)
+            if self.c_init == "trunc_standard_normal":
+                raw = raw.clamp(-2 / math.sqrt(self.state_size), 2 / math.sqrt(self.state_size))
+            init.copy_(C, torch.view_as_real(torch.view_as_complex(raw) @ V))
+        init.normal_(self.D)
+        init.copy_(self.log_step, self.log_uniform_steps(self.num_modes))
+
+    def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
+        return torch.zeros(batch_size, self.num_modes, dtype=self.complex_dtype(dtype), device=device)
+
+    def continuous_poles(self) -> torch.Tensor:
+        return torch.complex(self.clipped(self.Lambda_re), self.Lambda_im)
+
+    def discrete_system(self, step_rescale: float = 1.0):
+        """(Λ̄ (P,), B̄ (P, H), C̃ (H, P), C̃_backward or None): the layer in discrete time."""
+        Lambda_bar, gamma = discretize(self.continuous_poles(), torch.exp(self.log_step) * step_rescale, self.discretization)
+        C_backward = None if self.C_backward is None else torch.view_as_complex(self.C_backward)
+        return Lambda_bar, gamma[:, None] * torch.view_as_complex(self.B), torch.view_as_complex(self.C), C_backward
+
+    @staticmethod
+    def project_input(u: torch.Tensor, B_bar: torch.Tensor) -> torch.Tensor:
+        """B̄u for real u (..., H) as one real matmul: (..., H) @ (H, 2P) viewed as complex (..., P)."""
+        weight = torch.view_as_real(B_bar).permute(1, 0, 2).reshape(B_bar.shape[1], -1)
+        projected = u @ weight
+        return torch.view_as_complex(projected.unflatten(-1, (B_bar.shape[0], 2)))
+
+    def project_output(self, x: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+        """f·Re(C̃x) = f·(C_re x_re − C_im x_im) as one real matmul."""
+        weight = torch.stack([C.real, -C.imag], dim=-1).flatten(-2)  # (H, 2P)
+        return self.output_factor * (torch.view_as_real(x).flatten(-2) @ weight.T)
+
+    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
+        Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
+        Bu = self.project_input(u, B_bar)
+        states = lti_scan_from(Lambda_bar, Bu, state)
+        y = self.project_output(states, C) + self.D * u
+        if C_backward is not None:
+            backward_states = lti_scan(Lambda_bar, Bu.flip(1)).flip(1)
+            y = y + self.project_output(backward_states, C_backward)
+        return y, (states[:, -1] if return_state else None)
+
+    def recurrent_step(self, system, u_t, state):
+        Lambda_bar, B_bar, C, _ = system
+        state = Lambda_bar * state + self.project_input(u_t, B_bar)
+        return self.project_output(state, C) + self.D * u_t, state
+
+
+class S5PreTrainedModel(DiagonalSSMPreTrainedModel):
+    config_class = S5Config
+    config: S5Config
+    mixer_class = S5Mixer
+
+
+class S5Model(S5PreTrainedModel, DiagonalSSMModel):
+    """The bare S5 backbone: encoder and SSM blocks, returning the last hidden state."""
+
+
+class S5ForSequenceClassification(S5PreTrainedModel, DiagonalSSMForSequenceClassification):
+    """S5 with pooling over time and a linear classifier (``num_labels``, ``problem_type``)."""
+
+    backbone_class = S5Model
