@@ -17,6 +17,8 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
+from ..pruning.subsystems import ModalSubsystems
+
 MODES = ("parallel", "recurrent")
 
 
@@ -24,7 +26,7 @@ class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
     Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``,
-    ``parallel_forward`` and ``recurrent_step``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    ``parallel_forward``, ``recurrent_step`` and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
@@ -54,6 +56,19 @@ class DiagonalSSMMixer(nn.Module):
             y_t, state = self.recurrent_step(system, u_t, state)
             outputs.append(y_t)
         return torch.stack(outputs, dim=1), state
+
+    @torch.no_grad()
+    def modal_subsystems(self, step_rescale: float = 1.0) -> ModalSubsystems:
+        """The layer's stored modes as first-order subsystems C_i B̄_i / (z − λ̄_i) (the pruning contract)."""
+        Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
+        directions = [C] if C_backward is None else [C, C_backward]
+        return ModalSubsystems(
+            Lambda_bar=Lambda_bar,
+            b_norm2=self.mode_norm2(B_bar, "input"),
+            c_norm2=torch.stack([self.mode_norm2(c, "output") for c in directions]),
+            group=self.mode_groups(),
+            states_per_mode=2 if self.conj_sym else 1,
+        )
 
     def complex_dtype(self, dtype: torch.dtype) -> torch.dtype:
         return torch.complex128 if dtype == torch.float64 else torch.complex64

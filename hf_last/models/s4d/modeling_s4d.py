@@ -19,6 +19,7 @@ from transformers import initialization as init
 
 from ...ssm.discretization import discretize, log_discrete_poles
 from ...ssm.initialization import s4d_poles
+from ...pruning.subsystems import keep_parameter_rows
 from ...ssm.kernels import bidirectional_kernel, fft_convolution, vandermonde_kernel
 from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
 from .configuration_s4d import S4DConfig
@@ -36,12 +37,7 @@ class S4DMixer(DiagonalSSMMixer):
         self.channel_state_sizes = config.channel_sizes(layer_idx)
         modes = torch.tensor([n // config.states_per_mode for n in self.channel_state_sizes])
         total = int(modes.sum())
-        channel = torch.repeat_interleave(torch.arange(self.hidden_size), modes)
-        position = torch.arange(total) - torch.repeat_interleave(torch.cumsum(modes, 0) - modes, modes)
-        self.register_buffer("mode_channel", channel, persistent=False)
-        self.register_buffer("mode_position", position, persistent=False)
-        self.max_modes = int(modes.max())
-        self.uniform = bool((modes == self.max_modes).all())
+        self._set_mode_layout(modes)
 
         self.log_dt = nn.Parameter(torch.empty(self.hidden_size))
         self.log_A_real = nn.Parameter(torch.empty(total))
@@ -50,6 +46,17 @@ class S4DMixer(DiagonalSSMMixer):
         self.C = nn.Parameter(torch.empty(total, 2))
         self.C_backward = nn.Parameter(torch.empty(total, 2)) if self.bidirectional else None
         self.D = nn.Parameter(torch.empty(self.hidden_size))
+
+    def _set_mode_layout(self, modes: torch.Tensor) -> None:
+        """Index buffers of the packed layout: each mode's channel and its position inside the channel."""
+        total = int(modes.sum())
+        device = getattr(getattr(self, "mode_channel", None), "device", None)
+        channel = torch.repeat_interleave(torch.arange(self.hidden_size), modes)
+        position = torch.arange(total) - torch.repeat_interleave(torch.cumsum(modes, 0) - modes, modes)
+        self.register_buffer("mode_channel", channel.to(device), persistent=False)
+        self.register_buffer("mode_position", position.to(device), persistent=False)
+        self.max_modes = int(modes.max())
+        self.uniform = bool((modes == self.max_modes).all())
 
     @property
     def num_modes(self) -> int:
@@ -148,6 +155,29 @@ class S4DMixer(DiagonalSSMMixer):
         readout = (C * state).real
         y = u_t.new_zeros(u_t.shape).index_add_(1, self.mode_channel, readout)
         return self.output_factor * y + self.D * u_t, state
+
+
+    def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
+        """|b̄_n|² or |c_n|²: every S4D mode is a SISO system, its B̄ and C are scalars."""
+        return values.abs() ** 2
+
+    def mode_groups(self) -> torch.Tensor:
+        return self.mode_channel.clone()
+
+    @torch.no_grad()
+    def keep_modes(self, indices) -> dict:
+        """Keep only the packed modes ``indices`` (channel order is preserved); returns the layer's config entry."""
+        indices = torch.as_tensor(indices, dtype=torch.long).unique()
+        for name in ("log_A_real", "A_imag", "B", "C", "C_backward"):
+            if getattr(self, name) is not None:
+                setattr(self, name, keep_parameter_rows(getattr(self, name), indices))
+        spm = 2 if self.conj_sym else 1
+        counts = torch.bincount(self.mode_channel[indices.to(self.mode_channel.device)], minlength=self.hidden_size)
+        self.channel_state_sizes = [int(c) * spm for c in counts]
+        self._set_mode_layout(counts.cpu())
+        if len(set(self.channel_state_sizes)) == 1:
+            return {"state_size": self.channel_state_sizes[0], "channel_state_sizes": None}
+        return {"state_size": max(self.channel_state_sizes), "channel_state_sizes": list(self.channel_state_sizes)}
 
 
 class S4DPreTrainedModel(DiagonalSSMPreTrainedModel):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from transformers import initialization as init
 
+from ...pruning.subsystems import keep_parameter_rows
 from ...ssm.discretization import discretize
 from ...ssm.initialization import s5_hippo_n
 from ...ssm.scan import lti_scan, lti_scan_from
@@ -104,6 +105,24 @@ class S5Mixer(DiagonalSSMMixer):
         Lambda_bar, B_bar, C, _ = system
         state = Lambda_bar * state + self.project_input(u_t, B_bar)
         return self.project_output(state, C) + self.D * u_t, state
+
+
+    def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
+        """‖B̄_i‖² of row i of B̄ (P, H), or ‖C_i‖² of column i of C̃ (H, P)."""
+        return (values.abs() ** 2).sum(dim=1 if kind == "input" else 0)
+
+    def mode_groups(self) -> torch.Tensor:
+        return torch.zeros(self.num_modes, dtype=torch.long, device=self.Lambda_re.device)
+
+    @torch.no_grad()
+    def keep_modes(self, indices) -> dict:
+        """Keep only the modes ``indices``; returns the layer's ``per_layer_config`` entry."""
+        indices = torch.as_tensor(indices, dtype=torch.long).unique()
+        for name, dim in (("Lambda_re", 0), ("Lambda_im", 0), ("log_step", 0), ("B", 0), ("C", 1), ("C_backward", 1)):
+            if getattr(self, name) is not None:
+                setattr(self, name, keep_parameter_rows(getattr(self, name), indices, dim))
+        self.state_size = self.num_modes * (2 if self.conj_sym else 1)
+        return {"state_size": self.state_size}
 
 
 class S5PreTrainedModel(DiagonalSSMPreTrainedModel):

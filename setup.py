@@ -1,0 +1,25 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="hf_last",
+    version="0.1.0",
+    description="S4D and S5 state space models for Hugging Face transformers, compressed with LAST "
+    "(Layer-Adaptive STate pruning).",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["hf_last", "hf_last.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "transformers>=5.15,<6",
+        "huggingface_hub>=1.0",
+        "safetensors>=0.4",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6", "scikit-learn>=1.3", "scipy>=1.10"],
+        "train": ["accelerate>=1.0", "datasets>=3.0", "scikit-learn>=1.3"],
+        "plots": ["matplotlib>=3.7"],
+    },
+    license="Apache-2.0",
+)
