@@ -46,6 +46,8 @@ def s4d_poles(n_states: int, method: str, conj_sym: bool) -> tuple[np.ndarray, n
     - ``legs``: eigenvalues of the normal HiPPO-LegS part (positive imaginary half), B = V*·B_legs
     With ``conj_sym`` the N/2 modes with Im λ ≥ 0 are stored; otherwise all N (closed under conjugation).
     """
+    if n_states == 0:
+        return np.zeros(0, dtype=np.complex128), np.zeros(0, dtype=np.complex128)
     half = (n_states + 1) // 2
     n = np.arange(half)
     if method == "lin":

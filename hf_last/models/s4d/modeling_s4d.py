@@ -35,8 +35,8 @@ class S4DMixer(DiagonalSSMMixer):
         self.ssm_init = config.ssm_init
         self.conj_sym = config.conj_sym
         self.channel_state_sizes = config.channel_sizes(layer_idx)
-        modes = torch.tensor([n // config.states_per_mode for n in self.channel_state_sizes])
-        total = int(modes.sum())
+        modes = [n // config.states_per_mode for n in self.channel_state_sizes]
+        total = sum(modes)
         self._set_mode_layout(modes)
 
         self.log_dt = nn.Parameter(torch.empty(self.hidden_size))
@@ -47,16 +47,21 @@ class S4DMixer(DiagonalSSMMixer):
         self.C_backward = nn.Parameter(torch.empty(total, 2)) if self.bidirectional else None
         self.D = nn.Parameter(torch.empty(self.hidden_size))
 
-    def _set_mode_layout(self, modes: torch.Tensor) -> None:
+    def _set_mode_layout(self, modes) -> None:
         """Index buffers of the packed layout: each mode's channel and its position inside the channel."""
-        total = int(modes.sum())
+        modes = [int(m) for m in modes]
         device = getattr(getattr(self, "mode_channel", None), "device", None)
-        channel = torch.repeat_interleave(torch.arange(self.hidden_size), modes)
-        position = torch.arange(total) - torch.repeat_interleave(torch.cumsum(modes, 0) - modes, modes)
+        channel, position = self._layout_indices(modes)
         self.register_buffer("mode_channel", channel.to(device), persistent=False)
         self.register_buffer("mode_position", position.to(device), persistent=False)
-        self.max_modes = int(modes.max())
-        self.uniform = bool((modes == self.max_modes).all())
+        self.max_modes = max(modes)
+        self.uniform = min(modes) == self.max_modes
+
+    @staticmethod
+    def _layout_indices(modes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        channel = [c for c, count in enumerate(modes) for _ in range(count)]
+        position = [p for count in modes for p in range(count)]
+        return torch.tensor(channel, dtype=torch.long), torch.tensor(position, dtype=torch.long)
 
     @property
     def num_modes(self) -> int:
@@ -64,6 +69,10 @@ class S4DMixer(DiagonalSSMMixer):
 
     def reset_ssm_parameters(self) -> None:
         """S4D init: poles and B from ``ssm_init`` per channel, C ~ CN(0, 1), D ~ N(0, 1), log Δ log-uniform."""
+        # from_pretrained leaves non-persistent buffers uninitialised: rebuild the packed layout first
+        channel, position = self._layout_indices([n // (2 if self.conj_sym else 1) for n in self.channel_state_sizes])
+        init.copy_(self.mode_channel, channel)
+        init.copy_(self.mode_position, position)
         cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for n in self.channel_state_sizes:
             if n not in cache:
@@ -174,7 +183,7 @@ class S4DMixer(DiagonalSSMMixer):
         spm = 2 if self.conj_sym else 1
         counts = torch.bincount(self.mode_channel[indices.to(self.mode_channel.device)], minlength=self.hidden_size)
         self.channel_state_sizes = [int(c) * spm for c in counts]
-        self._set_mode_layout(counts.cpu())
+        self._set_mode_layout(counts.tolist())
         if len(set(self.channel_state_sizes)) == 1:
             return {"state_size": self.channel_state_sizes[0], "channel_state_sizes": None}
         return {"state_size": max(self.channel_state_sizes), "channel_state_sizes": list(self.channel_state_sizes)}
