@@ -1,0 +1,181 @@
+"""LASTPruner: scores -> PruningPlan -> a new, physically smaller model."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from .criteria import METHODS, VARIANTS, allocate, method_scores, unstable_modes
+from .plan import PruningPlan
+from .subsystems import ModalSubsystems, is_prunable
+
+
+class LASTPruner:
+    """Layer-Adaptive STate pruning (Gwak et al., NeurIPS 2024) and its baselines for diagonal SSMs.
+
+    Args:
+        model: a transformers model whose SSM layers implement the pruning contract
+            (:mod:`hf_last.pruning.subsystems`); found as ``is_prunable`` modules in ``model.modules()`` order.
+        method: one of :data:`hf_last.pruning.METHODS` — ``last`` (default), ``global_hinf``, ``uniform_hinf``,
+            ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``, ``last_h2``.
+        bidirectional_score: ``"paper"`` (‖C_i‖² = ‖C1_i‖² + ‖C2_i‖²) or ``"reference"`` (the reference
+            code's formula, see :func:`hf_last.pruning.criteria.hinf_scores`). Only affects H∞ methods.
+        seed: seed of the ``random`` method.
+        step_rescale: Δ multiplier used to discretise (default: ``model.config.step_rescale``, i.e. the rate
+            the model runs at).
+
+    Verbs: :meth:`scores` (per layer, per mode), :meth:`plan` (ratio -> :class:`PruningPlan`),
+    :meth:`apply` (plan -> new model), :meth:`prune` (ratio -> new model). The input model is never mutated.
+
+    Policies:
+        - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: the H∞ and H2 methods (``last``,
+          ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the layer and modes,
+          in both ``bidirectional_score`` variants. Magnitude and random methods accept them.
+        - NaN or infinite parameters in a prunable layer raise ``ValueError`` naming the layer and parameter.
+        - Every layer keeps at least one mode; ratios count states (a conjugate pair is two states).
+    """
+
+    def __init__(self, model, method: str = "last", bidirectional_score: str = "paper", seed: int = 0,
+                 step_rescale: float | None = None):
+        if method not in METHODS:
+            raise ValueError(f"unknown pruning method {method!r}; choose one of {sorted(METHODS)}")
+        if bidirectional_score not in VARIANTS:
+            raise ValueError(f"bidirectional_score must be one of {list(VARIANTS)}, got {bidirectional_score!r}")
+        if not any(is_prunable(m) for m in model.modules()):
+            raise ValueError(f"{type(model).__name__} has no prunable layer (no module implements "
+                             "modal_subsystems() and keep_modes()); nothing to prune.")
+        self.model = model
+        self.method = method
+        self.bidirectional_score = bidirectional_score
+        self.seed = seed
+        config = getattr(model, "config", None)
+        self.step_rescale = step_rescale if step_rescale is not None else float(getattr(config, "step_rescale", 1.0))
+
+    # ---- reading the model --------------------------------------------------------------------------
+    @staticmethod
+    def prunable_layers(model) -> list[torch.nn.Module]:
+        return [m for m in model.modules() if is_prunable(m)]
+
+    def subsystems(self) -> list[ModalSubsystems]:
+        """Every prunable layer's modal subsystems, after checking parameters and poles are finite."""
+        out = []
+        for position, layer in enumerate(self.prunable_layers(self.model)):
+            name = f"layer {getattr(layer, 'layer_idx', position)} ({type(layer).__name__})"
+            for pname, parameter in layer.named_parameters():
+                if not torch.isfinite(parameter).all():
+                    raise ValueError(f"{name}: parameter {pname!r} contains NaN or inf; cannot score its modes.")
+            sub = layer.modal_subsystems(self.step_rescale)
+            for field in ("Lambda_bar", "b_norm2", "c_norm2"):
+                if not torch.isfinite(getattr(sub, field)).all():
+                    raise ValueError(f"{name}: the discretised system has non-finite {field}; check Δ and the poles.")
+            out.append(sub)
+        return out
+
+    def _check_stability(self, subsystems: list[ModalSubsystems]) -> None:
+        if METHODS[self.method][0] not in ("hinf", "h2"):
+            return
+        for position, (layer, sub) in enumerate(zip(self.prunable_layers(self.model), subsystems)):
+            bad = unstable_modes(sub.Lambda_bar.detach().cpu().numpy())
+            if bad.size:
+                raise ValueError(
+                    f"layer {getattr(layer, 'layer_idx', position)}: modes {bad.tolist()} are unstable (|λ̄| >= 1), "
+                    f"so their H∞/H2 norm is infinite and method {self.method!r} cannot rank them. Use a "
+                    "magnitude or random method, or fix the model (e.g. clip_eigs=True).")
+
+    # ---- verbs --------------------------------------------------------------------------------------
+    def scores(self) -> list[np.ndarray]:
+        """The method's final score of every stored mode, one float64 array per prunable layer.
+
+        For S4D layers modes are (channel, mode) pairs in the packed order of ``modal_subsystems().group``.
+        """
+        subsystems = self.subsystems()
+        self._check_stability(subsystems)
+        layers = [(s.Lambda_bar.detach().cpu().to(torch.complex128).numpy(),
+                   s.b_norm2.detach().cpu().double().numpy(),
+                   s.c_norm2.detach().cpu().double().numpy()) for s in subsystems]
+        return method_scores(self.method, layers, self.bidirectional_score, self.seed)
+
+    def plan(self, ratio: float) -> PruningPlan:
+        """Which modes survive pruning a fraction ``ratio`` ∈ [0, 1] of the model's states."""
+        ratio = self._check_ratio(ratio)
+        subsystems = self.subsystems()
+        scores = self.scores()
+        spm = [s.states_per_mode for s in subsystems]
+        kept = allocate(self.method, scores, ratio, spm)
+        return PruningPlan(method=self.method, requested_ratio=ratio, kept_modes=[k.tolist() for k in kept],
+                           modes_per_layer=[s.num_modes for s in subsystems], states_per_mode=spm,
+                           bidirectional_score=self.bidirectional_score, seed=self.seed,
+                           base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""))
+
+    def apply(self, plan: PruningPlan):
+        """A deep copy of the model with only the plan's modes, a rewritten config and ``config.pruning``."""
+        if not isinstance(plan, PruningPlan):
+            raise TypeError(f"apply() takes a PruningPlan, got {type(plan).__name__}")
+        self._check_plan_fits(plan)
+        pruned = copy.deepcopy(self.model)
+        layer_entries = {}
+        for position, (layer, kept) in enumerate(zip(self.prunable_layers(pruned), plan.kept_modes)):
+            entry = layer.keep_modes(torch.tensor(kept, dtype=torch.long))
+            layer_entries[getattr(layer, "layer_idx", position)] = entry
+        if getattr(pruned, "config", None) is not None:
+            self._rewrite_config(pruned, layer_entries, plan)
+        return pruned
+
+    def prune(self, ratio: float):
+        """``apply(plan(ratio))``: a new model with a fraction ``ratio`` of the states removed."""
+        return self.apply(self.plan(ratio))
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_ratio(ratio) -> float:
+        try:
+            value = float(ratio)
+        except (TypeError, ValueError):
+            raise TypeError(f"ratio must be a number in [0, 1], got {ratio!r}") from None
+        if not 0 <= value <= 1:  # also rejects NaN
+            raise ValueError(f"ratio must be in [0, 1] (fraction of states to remove), got {ratio!r}")
+        return value
+
+    def _check_plan_fits(self, plan: PruningPlan) -> None:
+        layers = self.prunable_layers(self.model)
+        if plan.num_layers != len(layers):
+            raise ValueError(f"the plan has {plan.num_layers} layers, the model has {len(layers)} prunable layers")
+        subsystems = [layer.modal_subsystems(self.step_rescale) for layer in layers]
+        for position, (sub, modes, spm) in enumerate(zip(subsystems, plan.modes_per_layer, plan.states_per_mode)):
+            if sub.num_modes != modes or sub.states_per_mode != spm:
+                raise ValueError(f"layer {position}: the plan was made for {modes} modes x {spm} states, the model "
+                                 f"has {sub.num_modes} x {sub.states_per_mode}; make a new plan for this model.")
+
+    def _rewrite_config(self, pruned, layer_entries: dict[int, dict], plan: PruningPlan) -> None:
+        import hf_last
+
+        old = pruned.config
+        data = old.to_dict()
+        overrides = {int(k): dict(v) for k, v in (data.get("per_layer_config") or {}).items()}
+        for layer_idx, entry in layer_entries.items():
+            overrides.setdefault(int(layer_idx), {}).update(entry)
+        for entry in overrides.values():  # keep only what differs from the global value
+            for key in [k for k, v in entry.items() if k in data and data[k] == v]:
+                del entry[key]
+        overrides = {k: v for k, v in sorted(overrides.items()) if v}
+        metadata = {
+            "method": plan.method,
+            "requested_ratio": plan.requested_ratio,
+            "achieved_ratio": plan.achieved_ratio,
+            "base_model": str(getattr(old, "_name_or_path", "") or ""),
+            "states_per_layer_before": plan.states_before,
+            "states_per_layer_after": plan.states_after,
+            "bidirectional_score": plan.bidirectional_score,
+            "seed": plan.seed,
+            "hf_last_version": hf_last.__version__,
+        }
+        if getattr(old, "pruning", None):
+            metadata["previous"] = old.pruning
+        data["per_layer_config"] = overrides or None
+        data["pruning"] = metadata
+        new = type(old)(**data)
+        for module in pruned.modules():  # the classifier and its backbone share one config object
+            if getattr(module, "config", None) is old:
+                module.config = new
