@@ -164,6 +164,14 @@ class DiagonalSSMPreTrainedModel(PreTrainedModel):
         if isinstance(module, DiagonalSSMMixer):
             module.reset_ssm_parameters()
 
+    def push_to_hub(self, repo_id: str, **kwargs):
+        """Upload weights, config, model card, pruning plan and remote code in one commit (``hf_last.hub.push_model``)."""
+        try:
+            from hf_last.hub import push_model
+        except ImportError:  # loaded as remote code without hf_last installed: transformers' own push
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model(self, repo_id, **kwargs)
+
 
 def _select_inputs(input_ids, input_values, inputs_embeds) -> str:
     given = [name for name, value in (("input_ids", input_ids), ("input_values", input_values),
