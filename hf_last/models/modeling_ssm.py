@@ -70,6 +70,16 @@ class DiagonalSSMMixer(nn.Module):
             states_per_mode=2 if self.conj_sym else 1,
         )
 
+    @staticmethod
+    def as_complex(pairs: torch.Tensor) -> torch.Tensor:
+        """``view_as_complex`` of a (..., 2) real parameter, copied when its memory is not aligned for the
+        complex dtype: from_pretrained memory-maps safetensors, so a tensor after one with an odd number of
+        elements (e.g. a pruned layer with 3 modes) can start 8 bytes off, and complex128 kernels on such a
+        view crash (segfault)."""
+        if pairs.data_ptr() % (2 * pairs.element_size()):
+            return torch.complex(pairs[..., 0], pairs[..., 1])
+        return torch.view_as_complex(pairs)
+
     def complex_dtype(self, dtype: torch.dtype) -> torch.dtype:
         return torch.complex128 if dtype == torch.float64 else torch.complex64
 

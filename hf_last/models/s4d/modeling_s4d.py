@@ -102,8 +102,8 @@ class S4DMixer(DiagonalSSMMixer):
     def discrete_system(self, step_rescale: float = 1.0):
         """(Λ̄ (M,), B̄ (M,), C (M,), C_backward (M,) or None): the layer's modes in discrete time."""
         Lambda_bar, gamma = discretize(self.continuous_poles(), self.steps(step_rescale), self.discretization)
-        C_backward = None if self.C_backward is None else torch.view_as_complex(self.C_backward)
-        return Lambda_bar, gamma * torch.view_as_complex(self.B), torch.view_as_complex(self.C), C_backward
+        C_backward = None if self.C_backward is None else self.as_complex(self.C_backward)
+        return Lambda_bar, gamma * self.as_complex(self.B), self.as_complex(self.C), C_backward
 
     def to_channel_grid(self, values: torch.Tensor) -> torch.Tensor:
         """Scatter packed per-mode values (..., M) into (..., H, max modes), zeros in the gaps."""
@@ -125,10 +125,10 @@ class S4DMixer(DiagonalSSMMixer):
         step = self.steps(step_rescale)
         _, gamma = discretize(Lambda, step, self.discretization)
         log_poles = self.to_channel_grid(log_discrete_poles(Lambda, step, self.discretization))
-        B_bar = gamma * torch.view_as_complex(self.B)
+        B_bar = gamma * self.as_complex(self.B)
 
         def directional(C):
-            coefficients = self.to_channel_grid(self.output_factor * torch.view_as_complex(C) * B_bar)
+            coefficients = self.to_channel_grid(self.output_factor * self.as_complex(C) * B_bar)
             return vandermonde_kernel(coefficients, log_poles, length)
 
         forward = directional(self.C)
@@ -146,14 +146,14 @@ class S4DMixer(DiagonalSSMMixer):
         Lambda_bar, gamma = discretize(Lambda, step, self.discretization)
         log_poles = log_discrete_poles(Lambda, step, self.discretization)
         if state is not None:  # zero-input response of the initial state: f·Re Σ C Λ̄^(k+1) x[−1]
-            coefficients = self.output_factor * torch.view_as_complex(self.C) * Lambda_bar * state
+            coefficients = self.output_factor * self.as_complex(self.C) * Lambda_bar * state
             free = vandermonde_kernel(self.to_channel_grid(coefficients), self.to_channel_grid(log_poles), length)
             y = y + free.transpose(1, 2)
         # x[L−1] = Λ̄^L x[−1] + Σ_d Λ̄^d B̄ u[L−1−d]
         delays = torch.arange(length, dtype=u.dtype, device=u.device)
         powers = torch.exp(log_poles[:, None] * delays)  # (M, L)
         u_modes = u.flip(1)[:, :, self.mode_channel].to(powers.dtype)  # (B, L, M)
-        final = gamma * torch.view_as_complex(self.B) * torch.einsum("blm,ml->bm", u_modes, powers)
+        final = gamma * self.as_complex(self.B) * torch.einsum("blm,ml->bm", u_modes, powers)
         if state is not None:
             final = final + torch.exp(log_poles * length) * state
         return y, final

@@ -76,8 +76,8 @@ class S5Mixer(DiagonalSSMMixer):
     def discrete_system(self, step_rescale: float = 1.0):
         """(Λ̄ (P,), B̄ (P, H), C̃ (H, P), C̃_backward or None): the layer in discrete time."""
         Lambda_bar, gamma = discretize(self.continuous_poles(), torch.exp(self.log_step) * step_rescale, self.discretization)
-        C_backward = None if self.C_backward is None else torch.view_as_complex(self.C_backward)
-        return Lambda_bar, gamma[:, None] * torch.view_as_complex(self.B), torch.view_as_complex(self.C), C_backward
+        C_backward = None if self.C_backward is None else self.as_complex(self.C_backward)
+        return Lambda_bar, gamma[:, None] * self.as_complex(self.B), self.as_complex(self.C), C_backward
 
     @staticmethod
     def project_input(u: torch.Tensor, B_bar: torch.Tensor) -> torch.Tensor:
