@@ -8,6 +8,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_last", "hf_last.*"]),
+    package_data={"hf_last.hub": ["templates/*.md"]},
+    entry_points={"console_scripts": ["hf-last = hf_last.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",
@@ -15,6 +17,7 @@ setup(
         "huggingface_hub>=1.0",
         "safetensors>=0.4",
         "numpy>=1.24",
+        "jinja2>=3.0",  # huggingface_hub.ModelCard.from_template (hf_last.hub model cards)
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6", "scikit-learn>=1.3", "scipy>=1.10"],
