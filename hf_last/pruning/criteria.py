@@ -130,7 +130,10 @@ def last_normalise(scores) -> np.ndarray:
 
 
 def kept_count(total_states: int, ratio: float) -> int:
-    """K = max(floor(N·(1 − r)), 1): states kept out of N for a pruning ratio r."""
+    """K = max(floor(N·(1 − r)), 1): states kept out of N for a pruning ratio r.
+
+    A 1e-9 slack absorbs float error in N·(1 − r) (10·(1 − 0.9) = 0.999… must keep 1, not 0).
+    """
     return max(int(np.floor(total_states * (1 - ratio) + 1e-9)), 1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -30,7 +30,6 @@ class PruningPlan:
     bidirectional_score: str = "paper"
     seed: int = 0
     base_model: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.kept_modes = [sorted(int(i) for i in kept) for kept in self.kept_modes]

@@ -90,7 +90,9 @@ class LASTPruner:
 
         For S4D layers modes are (channel, mode) pairs in the packed order of ``modal_subsystems().group``.
         """
-        subsystems = self.subsystems()
+        return self._scores(self.subsystems())
+
+    def _scores(self, subsystems: list[ModalSubsystems]) -> list[np.ndarray]:
         self._check_stability(subsystems)
         layers = [(s.Lambda_bar.detach().cpu().to(torch.complex128).numpy(),
                    s.b_norm2.detach().cpu().double().numpy(),
@@ -101,7 +103,7 @@ class LASTPruner:
         """Which modes survive pruning a fraction ``ratio`` ∈ [0, 1] of the model's states."""
         ratio = self._check_ratio(ratio)
         subsystems = self.subsystems()
-        scores = self.scores()
+        scores = self._scores(subsystems)
         spm = [s.states_per_mode for s in subsystems]
         kept = allocate(self.method, scores, ratio, spm)
         return PruningPlan(method=self.method, requested_ratio=ratio, kept_modes=[k.tolist() for k in kept],
