@@ -309,3 +309,27 @@ def test_config_kwargs_build_a_model_that_reads_the_records(name, settings):
                  "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids])}
     output = model(**batch, labels=labels)
     assert output.logits.shape == (3, info.num_labels) and torch.isfinite(output.loss)
+
+
+# --- pathfinder ----------------------------------------------------------------------------------------------
+
+SMALL_PATHFINDER = dict(num_train=24, num_validation=8, num_test=8)
+
+
+def test_pathfinder_shapes_labels_and_determinism():
+    from hf_last.data import pathfinder
+
+    data = load_task("pathfinder", **SMALL_PATHFINDER)
+    assert {k: len(v) for k, v in data.items()} == {"train": 24, "validation": 8, "test": 8}
+    x = arrays(data["train"])
+    assert x.shape == (24, 1024) and x.min() == -1.0 and x.max() == 1.0
+    assert set(data["train"]["label"]) == {0, 1}
+    assert 0.05 < (x > 0).mean() < 0.5  # sparse strokes on a dark background
+    assert_same(data, load_task("pathfinder", use_cache=False, **SMALL_PATHFINDER))
+    other = load_task("pathfinder", use_cache=False, **{**SMALL_PATHFINDER, "seed": 1})
+    assert not np.array_equal(x, arrays(other["train"]))
+    # markers lie on drawn ink, one at the start of snake 1; both labels use the same generator
+    image, markers, ink = pathfinder.sample_example(np.random.default_rng(0), 1)
+    assert image.shape == (32, 32) and markers.shape == (2, 2)
+    for px, py in markers:
+        assert ink[int(py * 4), int(px * 4)]

@@ -4,7 +4,7 @@
 >>> data = load_task("listops", num_train=1000)              # built once, then loaded from the cache
 >>> config_kwargs = TASKS["listops"].config_kwargs(data)     # input_size/vocab_size, num_labels, id2label
 
-Record format: continuous tasks (digits, sfashion, psfashion, speech) hold ``input_values``, a list
+Record format: continuous tasks (digits, sfashion, psfashion, speech, pathfinder) hold ``input_values``, a list
 of L floats per record (one channel; batches are (B, L), which the models read as (B, L, 1)); token
 tasks (listops) hold ``input_ids``, an unpadded list of ints (pad id 0). Every record has ``label``
 (a ``ClassLabel``); speech adds ``speaker``. Batch with ``hf_last.collate.collate_sequences``

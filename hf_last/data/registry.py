@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from datasets import DatasetDict
 
-from . import digits, fashion, listops, speech
+from . import digits, fashion, listops, pathfinder, speech
 from .cache import load_or_build
 
 
@@ -81,6 +81,9 @@ TASKS: dict[str, TaskInfo] = {
                        speech.DEFAULTS, speech.VERSION, speech.build_speech,
                        eval_splits={"test_8khz": {"step_rescale": 2.0}}, requires=speech.INSTALL_HINT,
                        description="espeak-ng spoken words at 16 kHz; test_8khz = test[::2]"),
+    "pathfinder": TaskInfo("pathfinder", "values", 2, 1024, 1, None, None, tuple(pathfinder.LABELS),
+                           pathfinder.DEFAULTS, pathfinder.VERSION, pathfinder.build_pathfinder,
+                           description="numpy port of LRA Pathfinder at 32x32 in [-1, 1], raster order"),
 }
 
 RUNTIME_OPTIONS = ("num_workers",)  # change how, not what, a task is built: not fingerprinted
