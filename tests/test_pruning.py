@@ -22,6 +22,15 @@ from hf_last.pruning.criteria import global_allocation, last_normalise, uniform_
 RATIOS = (0.0, 0.1, 0.33, 0.5, 0.9, 1.0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """The models here are tiny: intra-op threads only add spin-waiting (5x slower on a busy 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------------------------------
 # models
 # ---------------------------------------------------------------------------------------------------
@@ -469,3 +478,19 @@ def test_unstable_modes_raise_for_hinf_and_h2_methods(variant):
     pruned = LASTPruner(model, method="global_magnitude").prune(0.5)
     assert sum(m.num_modes for m in mixers(pruned)) < sum(m.num_modes for m in mixers(model))
     assert _unchanged(model, snapshot)
+
+
+def test_float32_models_are_scored_in_float64():
+    """A slow mode (Re λ·Δ = −1e-8) has |λ̄| == 1 in complex64, but is stable: it is scored, not rejected."""
+    model = make_model("s5").float()
+    with torch.no_grad():
+        mixers(model)[0].Lambda_re[0] = -1e-5
+        mixers(model)[0].log_step[0] = math.log(1e-3)
+    lam_bar = mixers(model)[0].modal_subsystems().Lambda_bar
+    assert lam_bar.dtype == torch.complex64 and lam_bar[0].abs() == 1  # float32 alone would say "unstable"
+    scores = LASTPruner(model, method="global_hinf").scores()
+    reference = LASTPruner(copy.deepcopy(model).double(), method="global_hinf").scores()
+    assert all(np.array_equal(a, b) for a, b in zip(scores, reference))
+    assert np.isfinite(scores[0][0]) and scores[0][0] == max(s.max() for s in scores)
+    pruned = LASTPruner(model).prune(0.5)
+    assert next(pruned.parameters()).dtype == torch.float32

@@ -4,6 +4,7 @@ method at any ratio equals masking the removed modes in the dense model, and sur
 import copy
 import tempfile
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,15 @@ from transformers import AutoModelForSequenceClassification
 import hf_last  # noqa: F401  (registers the Auto classes)
 from hf_last import S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 from hf_last.pruning import METHODS, LASTPruner, is_prunable
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """The models here are tiny: intra-op threads only add spin-waiting (5x slower on a busy 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @st.composite

@@ -33,6 +33,7 @@ class LASTPruner:
         - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: the H∞ and H2 methods (``last``,
           ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the layer and modes,
           in both ``bidirectional_score`` variants. Magnitude and random methods accept them.
+        - Scores are computed in float64 whatever the model's dtype (a float64 copy of each layer).
         - NaN or infinite parameters in a prunable layer raise ``ValueError`` naming the layer and parameter.
         - Every layer keeps at least one mode; ratios count states (a conjugate pair is two states).
     """
@@ -66,12 +67,20 @@ class LASTPruner:
             for pname, parameter in layer.named_parameters():
                 if not torch.isfinite(parameter).all():
                     raise ValueError(f"{name}: parameter {pname!r} contains NaN or inf; cannot score its modes.")
-            sub = layer.modal_subsystems(self.step_rescale)
+            sub = self._float64(layer).modal_subsystems(self.step_rescale)
             for field in ("Lambda_bar", "b_norm2", "c_norm2"):
                 if not torch.isfinite(getattr(sub, field)).all():
                     raise ValueError(f"{name}: the discretised system has non-finite {field}; check Δ and the poles.")
             out.append(sub)
         return out
+
+    @staticmethod
+    def _float64(layer: torch.nn.Module) -> torch.nn.Module:
+        """The layer itself if it is float64, else a float64 copy: scores of a float32 model are computed in
+        double precision (in float32, 1 − |λ̄| underflows to 0 for slow modes, e.g. Re λ·Δ ≈ −1e-8)."""
+        if all(p.dtype == torch.float64 for p in layer.parameters() if p.is_floating_point()):
+            return layer
+        return copy.deepcopy(layer).double()
 
     def _check_stability(self, subsystems: list[ModalSubsystems]) -> None:
         if METHODS[self.method][0] not in ("hinf", "h2"):
