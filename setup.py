@@ -8,7 +8,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_last", "hf_last.*"]),
-    package_data={"hf_last.hub": ["templates/*.md"]},
+    package_data={"hf_last.hub": ["templates/*.md"], "hf_last.metrics": ["accuracy/*.py"]},
     entry_points={"console_scripts": ["hf-last = hf_last.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
@@ -20,9 +20,11 @@ setup(
         "jinja2>=3.0",  # huggingface_hub.ModelCard.from_template (hf_last.hub model cards)
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6", "scikit-learn>=1.3", "scipy>=1.10"],
-        "train": ["accelerate>=1.0", "datasets>=3.0", "scikit-learn>=1.3"],
+        "data": ["datasets>=3.0", "scikit-learn>=1.3", "scipy>=1.10"],
+        "train": ["accelerate>=1.0", "datasets>=3.0", "evaluate>=0.4", "scikit-learn>=1.3", "scipy>=1.10", "tqdm"],
         "plots": ["matplotlib>=3.7"],
+        "test": ["pytest>=8", "hypothesis>=6", "accelerate>=1.0", "datasets>=3.0", "evaluate>=0.4",
+                 "scikit-learn>=1.3", "scipy>=1.10", "matplotlib>=3.7", "tqdm"],
     },
     license="Apache-2.0",
 )

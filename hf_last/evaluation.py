@@ -1,0 +1,53 @@
+"""Data-parallel evaluation of sequence classifiers with accelerate.
+
+Every process evaluates its shard of the dataset; ``gather_for_metrics`` collects predictions and drops the
+duplicates accelerate adds to even out the last batch, so N processes give exactly the 1-process result.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+from torch.utils.data import DataLoader
+
+from .collate import collate_sequences
+from .metrics import load_accuracy
+
+
+def get_accelerator(accelerator=None):
+    """The given ``Accelerator`` or a new one (CPU when no GPU is visible)."""
+    if accelerator is not None:
+        return accelerator
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
+@torch.no_grad()
+def predict(model, dataset, batch_size: int = 128, accelerator=None, step_rescale: float | None = None,
+            pad_token_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predictions, labels) for every example of ``dataset``, gathered on every process, in dataset order."""
+    accelerator = get_accelerator(accelerator)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=partial(collate_sequences, pad_token_id=pad_token_id))
+    loader = accelerator.prepare_data_loader(loader)
+    was_training = model.training
+    model.eval().to(accelerator.device)
+    predictions, labels = [], []
+    for batch in loader:
+        targets = batch.pop("labels")
+        logits = model(**batch, step_rescale=step_rescale).logits
+        gathered = accelerator.gather_for_metrics((logits.argmax(-1), targets))
+        predictions.append(gathered[0].cpu())
+        labels.append(gathered[1].cpu())
+    model.train(was_training)
+    return torch.cat(predictions), torch.cat(labels)
+
+
+def evaluate_accuracy(model, dataset, batch_size: int = 128, accelerator=None, step_rescale: float | None = None,
+                      pad_token_id: int = 0) -> dict:
+    """{"accuracy": fraction correct, "num_samples": n} with the shipped ``evaluate`` accuracy module."""
+    predictions, labels = predict(model, dataset, batch_size, accelerator, step_rescale, pad_token_id)
+    result = load_accuracy().compute(predictions=predictions.tolist(), references=labels.tolist())
+    return {"accuracy": result["accuracy"], "num_samples": len(labels)}
