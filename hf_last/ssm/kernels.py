@@ -37,6 +37,21 @@ def vandermonde_kernel(coefficients: torch.Tensor, log_z: torch.Tensor, length: 
     return kernel.real.flatten(-2)[..., :length]
 
 
+def reversed_power_sums(log_z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """S[b, h, m] = Σ_d z[h, m]^d · inputs[b, L−1−d, h]: the input's contribution to a final SISO state.
+
+    ``log_z`` is (H, M), ``inputs`` real (B, L, H); returns complex (B, H, M). Blocked like the kernel
+    (d = qT + r): one batched matmul over r per channel, then a weighted sum over q.
+    """
+    batch, length, channels = inputs.shape
+    high, low, block = blocked_powers(log_z, length)  # (H, M, Q), (H, M, T)
+    n_blocks = high.shape[-1]
+    reversed_inputs = torch.nn.functional.pad(inputs.flip(1), (0, 0, 0, n_blocks * block - length))
+    blocks = reversed_inputs.view(batch, n_blocks, block, channels).permute(3, 2, 0, 1).reshape(channels, block, -1)
+    inner = torch.matmul(low, blocks.to(low.dtype)).view(channels, -1, batch, n_blocks)  # (H, M, B, Q)
+    return (inner * high[:, :, None, :]).sum(-1).permute(2, 0, 1)
+
+
 def vandermonde_kernel_naive(coefficients: torch.Tensor, log_z: torch.Tensor, length: int) -> torch.Tensor:
     """The same kernel with one complex exponential per (mode, l): the plain baseline for benchmarks."""
     steps = torch.arange(length, dtype=log_z.real.dtype, device=log_z.device)

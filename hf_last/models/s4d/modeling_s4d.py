@@ -20,7 +20,7 @@ from transformers import initialization as init
 from ...ssm.discretization import discretize, log_discrete_poles
 from ...ssm.initialization import s4d_poles
 from ...pruning.subsystems import keep_parameter_rows
-from ...ssm.kernels import bidirectional_kernel, fft_convolution, vandermonde_kernel
+from ...ssm.kernels import bidirectional_kernel, fft_convolution, reversed_power_sums, vandermonde_kernel
 from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
 from .configuration_s4d import S4DConfig
 
@@ -149,22 +149,24 @@ class S4DMixer(DiagonalSSMMixer):
             coefficients = self.output_factor * self.as_complex(self.C) * Lambda_bar * state
             free = vandermonde_kernel(self.to_channel_grid(coefficients), self.to_channel_grid(log_poles), length)
             y = y + free.transpose(1, 2)
-        # x[L−1] = Λ̄^L x[−1] + Σ_d Λ̄^d B̄ u[L−1−d]
-        delays = torch.arange(length, dtype=u.dtype, device=u.device)
-        powers = torch.exp(log_poles[:, None] * delays)  # (M, L)
-        u_modes = u.flip(1)[:, :, self.mode_channel].to(powers.dtype)  # (B, L, M)
-        final = gamma * self.as_complex(self.B) * torch.einsum("blm,ml->bm", u_modes, powers)
+        # x[L−1] = Λ̄^L x[−1] + B̄ Σ_d Λ̄^d u[L−1−d]
+        input_sums = self.from_channel_grid(reversed_power_sums(self.to_channel_grid(log_poles), u))
+        final = gamma * self.as_complex(self.B) * input_sums
         if state is not None:
             final = final + torch.exp(log_poles * length) * state
         return y, final
 
     def recurrent_step(self, system, u_t, state):
         Lambda_bar, B_bar, C, _ = system
+        if self.uniform:  # (..., H, M) views: no gather/scatter per step
+            grid = self.to_channel_grid
+            x = grid(Lambda_bar) * grid(state) + grid(B_bar) * u_t[..., None]
+            y = (grid(C) * x).real.sum(-1)
+            return self.output_factor * y + self.D * u_t, x.flatten(-2)
         state = Lambda_bar * state + B_bar * u_t[:, self.mode_channel]
         readout = (C * state).real
         y = u_t.new_zeros(u_t.shape).index_add_(1, self.mode_channel, readout)
         return self.output_factor * y + self.D * u_t, state
-
 
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """|b̄_n|² or |c_n|²: every S4D mode is a SISO system, its B̄ and C are scalars."""
