@@ -4,6 +4,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 
 from .models import S4DConfig, S4DForSequenceClassification, S4DModel, S5Config, S5ForSequenceClassification, S5Model
 from .optimization import param_groups
+from .pruning import METHODS, LASTPruner, PruningPlan
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,9 @@ def _register_auto_classes() -> None:
 _register_auto_classes()
 
 __all__ = [
+    "LASTPruner",
+    "METHODS",
+    "PruningPlan",
     "S4DConfig",
     "S4DForSequenceClassification",
     "S4DModel",

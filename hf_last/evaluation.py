@@ -51,3 +51,46 @@ def evaluate_accuracy(model, dataset, batch_size: int = 128, accelerator=None, s
     predictions, labels = predict(model, dataset, batch_size, accelerator, step_rescale, pad_token_id)
     result = load_accuracy().compute(predictions=predictions.tolist(), references=labels.tolist())
     return {"accuracy": result["accuracy"], "num_samples": len(labels)}
+
+
+DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int = 128, accelerator=None,
+          bidirectional_score: str = "paper", seed: int = 0, pad_token_id: int = 0, progress: bool = False) -> list[dict]:
+    """Prune ``model`` with every method at every ratio and evaluate each result on ``dataset`` (data-parallel).
+
+    Returns one record per (method, ratio): ``method``, ``requested_ratio``, ``achieved_ratio``, ``kept_states``,
+    ``total_states``, ``states_per_layer`` (after pruning), ``accuracy``, ``base_accuracy``, ``accuracy_loss``
+    (fractions, base − pruned). Every process returns the same records.
+    """
+    from .pruning import METHODS, LASTPruner
+
+    accelerator = get_accelerator(accelerator)
+    methods = list(METHODS) if methods is None else list(methods)
+    base = evaluate_accuracy(model, dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
+    records = []
+    jobs = [(method, ratio) for method in methods for ratio in ratios]
+    iterator = jobs
+    if progress and accelerator.is_main_process:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(jobs, desc="sweep")
+    pruners = {}
+    for method, ratio in iterator:
+        pruner = pruners.setdefault(method, LASTPruner(model, method=method, bidirectional_score=bidirectional_score, seed=seed))
+        plan = pruner.plan(ratio)
+        pruned = pruner.apply(plan)
+        accuracy = evaluate_accuracy(pruned, dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
+        records.append({
+            "method": method,
+            "requested_ratio": float(ratio),
+            "achieved_ratio": plan.achieved_ratio,
+            "kept_states": sum(plan.states_after),
+            "total_states": sum(plan.states_before),
+            "states_per_layer": plan.states_after,
+            "accuracy": accuracy,
+            "base_accuracy": base,
+            "accuracy_loss": base - accuracy,
+        })
+    return records

@@ -132,11 +132,34 @@ class LASTPruner:
             layer_entries[getattr(layer, "layer_idx", position)] = entry
         if getattr(pruned, "config", None) is not None:
             self._rewrite_config(pruned, layer_entries, plan)
+        pruned.pruning_plan = plan  # travels with the model to push_to_hub (pruning_plan.json)
         return pruned
 
     def prune(self, ratio: float):
         """``apply(plan(ratio))``: a new model with a fraction ``ratio`` of the states removed."""
         return self.apply(self.plan(ratio))
+
+    def search(self, eval_dataset, max_accuracy_loss: float = 0.01, batch_size: int = 128, accelerator=None,
+               return_result: bool = False):
+        """The pruned model at the largest ratio whose accuracy on ``eval_dataset`` is within
+        ``max_accuracy_loss`` (a fraction: 0.01 = 1 point) of the dense model's.
+
+        Bisection over the kept-state count (see :mod:`hf_last.pruning.search`); every candidate is evaluated
+        data-parallel with accelerate (``accelerator`` or a new one), so under ``accelerate launch`` /
+        ``torchrun`` with N processes all ranks return the same model as one process would.
+        ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult` (model, ratio, trials).
+        """
+        from ..evaluation import evaluate_accuracy, get_accelerator
+        from .search import search_ratio
+
+        accelerator = get_accelerator(accelerator)
+        pad_token_id = getattr(self.model.config, "pad_token_id", None) or 0
+
+        def accuracy(model) -> float:
+            return evaluate_accuracy(model, eval_dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
+
+        result = search_ratio(self, accuracy, max_accuracy_loss)
+        return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------
     @staticmethod
