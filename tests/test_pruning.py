@@ -22,14 +22,6 @@ from hf_last.pruning.criteria import global_allocation, last_normalise, uniform_
 RATIOS = (0.0, 0.1, 0.33, 0.5, 0.9, 1.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """The models here are tiny: intra-op threads only add spin-waiting (5x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # ---------------------------------------------------------------------------------------------------
 # models

@@ -15,14 +15,6 @@ from hf_last import S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequ
 from hf_last.pruning import METHODS, LASTPruner, is_prunable
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """The models here are tiny: intra-op threads only add spin-waiting (5x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @st.composite
 def models(draw):

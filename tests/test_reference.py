@@ -23,14 +23,6 @@ from hf_last import S4DConfig, S4DForSequenceClassification, S4DModel, S5Config,
 RTOL = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Every tensor here is tiny: intra-op threads only cost spin-waiting on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # ----------------------------------------------------------------------------------------------
 # naive reference

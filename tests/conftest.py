@@ -1,0 +1,15 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the suite may reach a hub (the hub tests use a local server)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def single_thread():
+    """The suite's models are tiny: intra-op threads only add spin-waiting (5x slower on a busy 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
