@@ -4,7 +4,6 @@ method at any ratio equals masking the removed modes in the dense model, and sur
 import copy
 import tempfile
 
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
