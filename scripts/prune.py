@@ -1,0 +1,27 @@
+#!/usr/bin/env python
+"""Prune a checkpoint with LAST: the largest ratio within an accuracy tolerance (search) or a fixed ratio.
+
+    torchrun --nproc_per_node 2 scripts/prune.py --default s5 --max-accuracy-loss 0.01 --output-dir out/s5-last
+    accelerate launch scripts/prune.py --model path/to/ckpt --ratio 0.3 --output-dir out/ [--push-to-hub user/name]
+
+The search evaluates candidates data-parallel on --search-split (default: validation); accuracy before/after
+is reported on --eval-split (default: test). Only the main process saves the model (weights, config, model
+card, pruning_plan.json, remote code, search.json) and pushes. See hf_last.experiments.prune_main.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per rank on shared CPUs
+
+from hf_last.experiments import add_prune_arguments, prune_main  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = add_prune_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    return prune_main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
