@@ -61,7 +61,7 @@ class TrainingArguments:
     max_grad_norm: float | None = field(default=None, metadata={"help": "clip gradients to this norm"})
     seed: int = field(default=0, metadata={"help": "seed of init, subsampling, shuffling and dropout"})
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/<family>-<task>"})
-    eval_batch_size: int = field(default=128, metadata={"help": "evaluation batch size per process"})
+    eval_batch_size: int = field(default=128, metadata={"help": "global evaluation batch size"})
     max_train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
     max_eval_samples: int | None = field(default=None,
                                          metadata={"help": "validate on a random subset of this size (test is full)"})
@@ -104,6 +104,9 @@ class TrainingArguments:
         if self.lr <= 0 or self.ssm_lr <= 0 or self.weight_decay < 0:
             raise ValueError(f"need lr > 0, ssm_lr > 0, weight_decay >= 0; got {self.lr}, {self.ssm_lr}, "
                              f"{self.weight_decay}")
+        if self.batch_size % max(1, _world_size()) or self.eval_batch_size % max(1, _world_size()):
+            raise ValueError(f"batch_size ({self.batch_size}) and eval_batch_size ({self.eval_batch_size}) are global "
+                             f"batches and must be divisible by the number of processes ({_world_size()})")
         if self.output_dir is None:
             self.output_dir = f"runs/{self.family}-{self.task}"
 
@@ -128,11 +131,24 @@ class TrainingArguments:
         return parser
 
     @classmethod
-    def from_namespace(cls, namespace: argparse.Namespace) -> "TrainingArguments":
-        return cls(**{f.name: getattr(namespace, f.name) for f in fields(cls)})
+    def from_namespace(cls, namespace: argparse.Namespace, parser: argparse.ArgumentParser | None = None
+                       ) -> "TrainingArguments":
+        """Arguments from parsed options; with ``parser``, a bad value exits through ``parser.error`` (usage + message)."""
+        try:
+            return cls(**{f.name: getattr(namespace, f.name) for f in fields(cls)})
+        except ValueError as error:
+            if parser is None:
+                raise
+            parser.error(str(error))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _json_dict(text: str) -> dict:
@@ -147,9 +163,13 @@ def _json_dict(text: str) -> dict:
 
 # ---- building blocks --------------------------------------------------------------------------------------
 def get_accelerator():
+    """CPU when no GPU is visible. ``split_batches``: ``batch_size`` is the global batch (each of N processes
+    takes 1/N of it), and the prepared scheduler advances once per optimiser step, not N times."""
     from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration
 
-    return Accelerator(cpu=not torch.cuda.is_available())
+    return Accelerator(cpu=not torch.cuda.is_available(),
+                       dataloader_config=DataLoaderConfiguration(split_batches=True))
 
 
 def load_data(args: TrainingArguments):
@@ -383,4 +403,4 @@ def train(args: TrainingArguments) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = TrainingArguments.add_arguments(argparse.ArgumentParser(description="Train an S4D/S5 classifier."))
-    return train(TrainingArguments.from_namespace(parser.parse_args(argv)))
+    return train(TrainingArguments.from_namespace(parser.parse_args(argv), parser))

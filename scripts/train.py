@@ -14,4 +14,4 @@ from hf_last.training import TrainingArguments, train
 if __name__ == "__main__":
     parser = TrainingArguments.add_arguments(argparse.ArgumentParser(description=__doc__,
                                              formatter_class=argparse.RawDescriptionHelpFormatter))
-    train(TrainingArguments.from_namespace(parser.parse_args()))
+    train(TrainingArguments.from_namespace(parser.parse_args(), parser))

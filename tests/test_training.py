@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
+
+import hf_last  # noqa: F401  (registers the model types)
+from hf_last.training import TrainingArguments, train
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(task="digits", hidden_size=32, num_hidden_layers=2, state_size=16, batch_size=16, lr=1e-2,
+            progress=False, num_threads=1)
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_run_learns_and_writes_best_metrics_and_card(tmp_path):
+    metrics = train(TrainingArguments(family="s4d", epochs=2, output_dir=str(tmp_path), **TINY))
+    assert metrics["finished"] and metrics["epochs_completed"] == 2 and len(metrics["history"]) == 2
+    assert metrics["best_validation_accuracy"] > 0.3  # chance is 0.1
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    best = tmp_path / "best"
+    model = AutoModelForSequenceClassification.from_pretrained(best)
+    assert type(model).__name__ == "S4DForSequenceClassification" and model.config.num_labels == 10
+    stored = json.loads((tmp_path / "metrics.json").read_text())
+    assert stored["test_accuracy"] == metrics["test_accuracy"]
+    assert json.loads((best / "metrics.json").read_text())["best_epoch"] == metrics["best_epoch"]
+    card = (best / "README.md").read_text()
+    assert "S4D" in card and f"{metrics['test_accuracy'] * 100:.2f}%" in card
+    assert (tmp_path / "last" / "trainer_state.json").exists()
+
+
+def test_two_epochs_equal_one_epoch_plus_resume(tmp_path):
+    common = dict(family="s5", epochs=2, dropout=0.1, **TINY)  # dropout: the RNG state must be restored too
+    train(TrainingArguments(output_dir=str(tmp_path / "straight"), **common))
+    first = train(TrainingArguments(output_dir=str(tmp_path / "resumed"), stop_after_epochs=1, **common))
+    assert first["epochs_completed"] == 1 and not first["finished"]
+    second = train(TrainingArguments(output_dir=str(tmp_path / "resumed"), resume=True, **common))
+    assert second["epochs_completed"] == 2 and second["finished"] and len(second["history"]) == 2
+    straight = load_file(tmp_path / "straight" / "last" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(task="mnist"), "unknown task 'mnist'"),
+    (dict(family="mamba"), "unknown model family 'mamba'"),
+    (dict(task_settings={"bogus": 1}), "unknown setting"),
+    (dict(hidden_size=0), "hidden_size must be a positive integer"),
+    (dict(warmup=1.5), "warmup"),
+])
+def test_bad_arguments_give_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingArguments(**{**TINY, **overrides})
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(TrainingArguments(family="s4d", epochs=1, resume=True, output_dir=str(tmp_path), **TINY))
+
+
+def test_script_rejects_unknown_family_with_a_message():
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), "--family", "mamba"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "unknown model family 'mamba'" in result.stderr
+
+
+def test_argument_parser_round_trip():
+    import argparse
+
+    parser = TrainingArguments.add_arguments(argparse.ArgumentParser())
+    namespace = parser.parse_args(["--family", "s5", "--task-settings", '{"seed": 1}', "--no-prenorm",
+                                   "--max-train-samples", "100", "--dt-max", "0.5"])
+    args = TrainingArguments.from_namespace(namespace)
+    assert (args.family, args.task_settings, args.prenorm, args.max_train_samples, args.dt_max) == \
+        ("s5", {"seed": 1}, False, 100, 0.5)
