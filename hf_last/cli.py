@@ -74,7 +74,30 @@ def run_prune(args) -> int:
     return 0
 
 
+def add_sweep_parser(subparsers) -> None:
+    from .experiments import add_sweep_arguments, sweep_main
+
+    parser = subparsers.add_parser(
+        "sweep", help="evaluate every pruning method at ratios 0..1; write records, plots and a Table-1 summary",
+        description="Sweep pruning methods x ratios on a task split (data-parallel under torchrun; only the main "
+                    "process writes). Same flags as scripts/sweep.py.")
+    add_sweep_arguments(parser)
+    parser.set_defaults(func=sweep_main)
+
+
+def add_demo_parser(subparsers) -> None:
+    from .experiments import add_demo_arguments, demo_main
+
+    parser = subparsers.add_parser(
+        "demo", help="prune the shipped digits checkpoint with LAST, evaluate before/after, write model + card + plot",
+        description="Offline demo: the shipped S5 (or --family s4d) digits checkpoint, pruned with LAST at the "
+                    "largest ratio within 1 %%p on the validation split (or --ratio), evaluated on the test split.")
+    add_demo_arguments(parser)
+    parser.set_defaults(func=demo_main)
+
+
 COMMANDS = [add_prune_parser]
+COMMANDS += [add_sweep_parser, add_demo_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
