@@ -77,11 +77,20 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
 
         iterator = tqdm(jobs, desc="sweep")
     pruners = {}
+    # Identical plans give identical models: evaluate each distinct set of kept modes once (every method keeps
+    # everything at ratio 0, i.e. the dense model, and many end on the same minimal plan near ratio 1).
+    accuracies = {}
     for method, ratio in iterator:
         pruner = pruners.setdefault(method, LASTPruner(model, method=method, bidirectional_score=bidirectional_score, seed=seed))
         plan = pruner.plan(ratio)
-        pruned = pruner.apply(plan)
-        accuracy = evaluate_accuracy(pruned, dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
+        key = tuple(tuple(sorted(kept)) for kept in plan.kept_modes)
+        if not accuracies:
+            accuracies[tuple(tuple(range(n)) for n in plan.modes_per_layer)] = base
+        if key not in accuracies:
+            pruned = pruner.apply(plan)
+            accuracies[key] = evaluate_accuracy(pruned, dataset, batch_size, accelerator,
+                                                pad_token_id=pad_token_id)["accuracy"]
+        accuracy = accuracies[key]
         records.append({
             "method": method,
             "requested_ratio": float(ratio),
