@@ -1,0 +1,228 @@
+"""Sweeps: 2-process evaluation equals 1-process evaluation; the paper's protocol and Table-1 summary on
+hand-made records with known answers; report files and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("accelerate")
+pytest.importorskip("matplotlib")
+
+from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
+from hf_last.experiments import run_sweep
+from hf_last.evaluation import evaluate_accuracy, predict, sweep
+from hf_last.reporting import (
+    PAPER_S5_TABLE1,
+    paper_comparison_markdown,
+    plot_accuracy_vs_states,
+    plot_poles,
+    plot_states_per_layer,
+    protocol,
+    protocol_ratio,
+    read_records_json,
+    summarize,
+    summary_markdown,
+    write_records_csv,
+    write_records_json,
+    write_summary,
+)
+
+METHODS = ["last", "uniform_magnitude", "random"]
+RATIOS = (0.0, 0.3, 0.7, 1.0)
+BATCH = 32  # the odd-sized split (269 = 8 * 32 + 13) ends on a partial batch
+
+
+def reset_accelerate():
+    """Forget any Accelerator made in this process: a forked debug_launcher child would inherit it and hang."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    pytest.importorskip("sklearn")
+    from hf_last.data import load_task
+
+    data = load_task("digits")["test"]
+    assert len(data) % 2 == 1 and len(data) % BATCH != 0
+    return data
+
+
+def small_s5(seed: int = 0):
+    torch.manual_seed(seed)
+    return S5ForSequenceClassification(S5Config(hidden_size=16, num_hidden_layers=2, state_size=8, num_labels=10)).eval()
+
+
+def png(path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(8) == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
+
+
+# ---- data-parallel sweep ---------------------------------------------------------------------------------------
+def test_two_process_sweep_equals_one_process(tmp_path, test_split):
+    from accelerate import debug_launcher
+
+    model = small_s5()
+    out = tmp_path / "report"
+
+    def worker():
+        from accelerate import Accelerator
+
+        torch.set_num_threads(1)
+        accelerator = Accelerator(cpu=True)
+        assert accelerator.num_processes == 2
+        records, _ = run_sweep(model, test_split, out, task="digits", methods=METHODS, ratios=RATIOS,
+                               batch_size=BATCH, accelerator=accelerator, metadata={"model": "random-s5"})
+        evaluated = evaluate_accuracy(model, test_split, BATCH, accelerator)
+        predictions, labels = predict(model, test_split, BATCH, accelerator)
+        if accelerator.is_main_process:
+            torch.save({"records": records, "evaluated": evaluated, "predictions": predictions, "labels": labels,
+                        "rank": accelerator.process_index}, tmp_path / "two.pt")
+
+    reset_accelerate()
+    debug_launcher(worker, num_processes=2)
+    reset_accelerate()
+    two = torch.load(tmp_path / "two.pt", weights_only=False)
+
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    assert accelerator.num_processes == 1
+    one_records = sweep(model, test_split, methods=METHODS, ratios=RATIOS, batch_size=BATCH, accelerator=accelerator)
+    one_predictions, one_labels = predict(model, test_split, BATCH, accelerator)
+    reset_accelerate()
+
+    assert two["records"] == one_records
+    assert len(one_records) == len(METHODS) * len(RATIOS)
+    # every sample exactly once, in dataset order: no duplicates from the padded last batch, none lost
+    assert two["evaluated"]["num_samples"] == len(test_split)
+    assert torch.equal(two["labels"], torch.tensor(test_split["label"]))
+    assert torch.equal(two["labels"], one_labels)
+    assert torch.equal(two["predictions"], one_predictions)
+    # the main process wrote the report
+    assert read_records_json(out / "sweep.json") == one_records
+    for name in ("accuracy_vs_states.png", "accuracy_vs_ratio.png", "states_per_layer.png", "poles_layer0.png"):
+        assert png(out / name), name
+    assert "| **LAST** |" in (out / "summary.md").read_text()
+
+
+# ---- protocol and summary on hand-made records ----------------------------------------------------------------
+def records_for_task(base: float, accuracies: dict[str, dict[float, float]], total: int = 20) -> list[dict]:
+    records = []
+    for method, by_ratio in accuracies.items():
+        for ratio, accuracy in by_ratio.items():
+            kept = max(int(total * (1 - ratio)), 2)
+            records.append({"method": method, "requested_ratio": ratio, "achieved_ratio": 1 - kept / total,
+                            "kept_states": kept, "total_states": total, "states_per_layer": [kept // 2, kept - kept // 2],
+                            "accuracy": accuracy, "base_accuracy": base, "accuracy_loss": base - accuracy})
+    return records
+
+
+# task a: LAST within 1 %p up to 0.2 (0.99 %p loss at 0.2), 2 %p at 0.3
+TASK_A = records_for_task(0.90, {
+    "last": {0.0: 0.90, 0.1: 0.899, 0.2: 0.8901, 0.3: 0.88},
+    "uniform_hinf": {0.0: 0.90, 0.1: 0.89, 0.2: 0.85, 0.3: 0.80},
+    "random": {0.0: 0.90, 0.1: 0.70, 0.2: 0.60, 0.3: 0.30},
+})
+# task b: a loss of exactly 1 %p (0.98 - 0.97 in floating point) is not "below 1 %p": non-compressible
+TASK_B = records_for_task(0.98, {
+    "last": {0.0: 0.98, 0.1: 0.97, 0.2: 0.90},
+    "uniform_hinf": {0.0: 0.98, 0.1: 0.95, 0.2: 0.80},
+    "random": {0.0: 0.98, 0.1: 0.50, 0.2: 0.20},
+})
+# task c: LAST within 1 %p up to 0.4 (even improves at 0.1)
+TASK_C = records_for_task(0.80, {
+    "last": {0.0: 0.80, 0.1: 0.81, 0.2: 0.80, 0.4: 0.7969, 0.5: 0.70},
+    "uniform_hinf": {0.0: 0.80, 0.1: 0.80, 0.2: 0.79, 0.4: 0.76, 0.5: 0.5},
+    "random": {0.0: 0.80, 0.1: 0.75, 0.2: 0.70, 0.4: 0.40, 0.5: 0.1},
+})
+
+
+def test_protocol_ratio_largest_strictly_below_threshold():
+    assert protocol_ratio(TASK_A) == 0.2
+    assert protocol_ratio(TASK_B) == 0.0  # loss == 0.01 exactly does not count
+    assert protocol_ratio(TASK_C) == 0.4
+    assert protocol_ratio(TASK_A, max_accuracy_loss=0.03) == 0.3
+    assert protocol_ratio(TASK_A, method="uniform_hinf") == 0.0  # 1 %p at 0.1 (0.90 - 0.89)
+    with pytest.raises(ValueError, match="no records for method"):
+        protocol_ratio(TASK_A, method="lamp")
+
+
+def test_protocol_reads_baselines_at_lasts_ratio():
+    row = protocol(TASK_A)
+    assert row["ratio"] == 0.2 and row["compressible"]
+    assert row["methods"]["uniform_hinf"]["accuracy_loss"] == pytest.approx(0.05)
+    assert row["methods"]["random"]["accuracy_loss"] == pytest.approx(0.30)
+    assert row["methods"]["last"]["accuracy_loss"] == pytest.approx(0.0099)
+    non = protocol(TASK_B)
+    assert non["ratio"] == 0.0 and not non["compressible"]
+    assert all(m["accuracy_loss"] == 0.0 for m in non["methods"].values())
+    missing = [r for r in TASK_A if not (r["method"] == "random" and r["requested_ratio"] == 0.2)]
+    with pytest.raises(ValueError, match="not evaluated at ratio 0.2"):
+        protocol(missing)
+
+
+def test_summary_averages_and_markdown(tmp_path):
+    summary = summarize({"a": TASK_A, "b": TASK_B, "c": TASK_C})
+    assert summary["num_tasks"] == 3 and summary["num_compressible"] == 2
+    last, uniform, rand = (summary["methods"][m] for m in ("last", "uniform_hinf", "random"))
+    assert last["avg_ratio"] == pytest.approx(0.2) and last["avg_ratio_compressible"] == pytest.approx(0.3)
+    assert last["avg_loss"] == pytest.approx((0.0099 + 0 + 0.0031) / 3)
+    assert last["avg_loss_compressible"] == pytest.approx((0.0099 + 0.0031) / 2)
+    assert uniform["avg_loss"] == pytest.approx((0.05 + 0 + 0.04) / 3)
+    assert rand["avg_loss_compressible"] == pytest.approx((0.30 + 0.40) / 2)
+    assert list(summary["methods"]) == ["random", "uniform_hinf", "last"]  # the paper's table order
+
+    text = summary_markdown(summary)
+    assert "| **LAST** | 20.00 (30.00) | 0.43 (0.65) |" in text
+    assert "| Random | 20.00 (30.00) | 23.33 (35.00) |" in text
+    assert "| b | 98.00 | 0 (non-compressible) | 0.00 | 0.00 | 0.00 |" in text
+    assert "| a | 90.00 | 20 | 30.00 | 5.00 | 0.99 |" in text
+
+    comparison = paper_comparison_markdown(summary)
+    assert "published S5 numbers" in comparison and "paper: avg loss %p" in comparison
+    assert "| LAST | 33.00 (36.67) | 0.52 (0.58) | 20.00 (30.00) | 0.43 (0.65) |" in comparison
+    assert "| LAMP | 33.00 (36.67) | 18.07 (20.07) | not run | not run |" in comparison
+    assert set(PAPER_S5_TABLE1) >= {"last", "random", "lamp", "uniform_hinf", "global_hinf"}
+
+    written = write_summary({"a": TASK_A, "b": TASK_B}, tmp_path / "summary.md")
+    assert (tmp_path / "summary.md").read_text().startswith("## ")
+    assert json.loads((tmp_path / "summary.json").read_text())["num_compressible"] == written["num_compressible"] == 1
+
+
+def test_records_json_csv_round_trip(tmp_path):
+    write_records_json(TASK_A, tmp_path / "r.json", {"task": "a"})
+    assert read_records_json(tmp_path / "r.json") == TASK_A
+    write_records_csv(TASK_A, tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(TASK_A)
+    assert rows[0]["method"] == "last" and [int(n) for n in rows[0]["states_per_layer"].split()] == TASK_A[0]["states_per_layer"]
+    assert float(rows[2]["accuracy_loss"]) == pytest.approx(TASK_A[2]["accuracy_loss"])
+
+
+def test_plots_are_written(tmp_path):
+    assert png(plot_accuracy_vs_states(TASK_C, tmp_path / "acc.png"))
+    assert png(plot_accuracy_vs_states(TASK_C, tmp_path / "acc_ratio.png", x="requested_ratio"))
+    assert png(plot_states_per_layer(TASK_C, tmp_path / "layers.png", ratios=(0.2, 0.4)))
+    s5 = small_s5()
+    assert png(plot_poles(s5, LASTPruner(s5).prune(0.5), tmp_path / "poles_s5.png", layer=1))
+    torch.manual_seed(0)
+    s4d = S4DForSequenceClassification(S4DConfig(hidden_size=4, num_hidden_layers=2, state_size=8, num_labels=3))
+    assert png(plot_poles(s4d, LASTPruner(s4d).prune(0.6), tmp_path / "poles_s4d.png"))  # every channel's modes
+    with pytest.raises(IndexError):
+        plot_poles(s4d, s4d, tmp_path / "bad.png", layer=5)
