@@ -1,0 +1,106 @@
+"""``hf-last demo`` end to end on the shipped checkpoint, its overwrite protection, and ``hf-last sweep``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("accelerate")
+pytest.importorskip("matplotlib")
+pytest.importorskip("sklearn")
+
+from hf_last.cli import main
+from hf_last.experiments import DEMO_MARKER, check_output_dir
+
+
+def reset_accelerate():
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    reset_accelerate()
+
+
+@pytest.fixture(scope="module")
+def model_args(tmp_path_factory):
+    """No arguments when the shipped S5 checkpoint is installed, else ``--model`` with a quickly trained one."""
+    from hf_last.experiments import default_checkpoint
+
+    try:
+        default_checkpoint("s5")
+        return []
+    except FileNotFoundError:
+        from test_search import quick_digits_model
+
+        path = tmp_path_factory.mktemp("quick") / "s5-digits"
+        quick_digits_model("s5").save_pretrained(path)
+        return ["--model", str(path)]
+
+
+def is_png(path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_end_to_end(tmp_path, model_args, capsys):
+    from transformers import AutoModelForSequenceClassification
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--output-dir", str(out), *model_args]) == 0
+    printed = capsys.readouterr().out
+    assert "hf-last demo:" in printed and "test accuracy:" in printed and "of states removed" in printed
+
+    summary = json.loads((out / DEMO_MARKER).read_text())
+    folder = out / "pruned_model"
+    for name in ("config.json", "model.safetensors", "README.md", "pruning_plan.json", "accuracy_vs_ratio.png"):
+        assert (folder / name).is_file(), name
+    assert is_png(out / "accuracy_vs_ratio.png")
+    card = (folder / "README.md").read_text()
+    assert "pruned" in card and "digits" in card
+    pruned = AutoModelForSequenceClassification.from_pretrained(folder)
+    assert pruned.config.pruning["method"] == "last"
+    assert sum(pruned.config.pruning["states_per_layer_after"]) == summary["states_after"]
+    assert summary["states_after"] == round(summary["states_before"] * (1 - summary["ratio"]))
+    assert summary["validation_search"]["accuracy_loss"] <= 0.01 + 1e-12
+    assert summary["test_samples"] == 269
+    assert f"{100 * summary['test_accuracy_after']:.2f} %" in printed
+    check_output_dir(out)  # an earlier demo output may be reused without --overwrite
+
+
+def test_demo_refuses_foreign_nonempty_dir(tmp_path, model_args, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my thesis")
+    with pytest.raises(SystemExit, match="--overwrite"):
+        main(["demo", "--output-dir", str(out), *model_args])
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+    with pytest.raises(SystemExit, match="not a directory"):
+        main(["demo", "--output-dir", str(out / "notes.txt"), *model_args])
+
+    # --overwrite writes the demo's files next to the user's and deletes nothing (fixed ratio: no search)
+    assert main(["demo", "--output-dir", str(out), "--overwrite", "--ratio", "0.5", *model_args]) == 0
+    assert (out / "notes.txt").read_text() == "my thesis"
+    assert json.loads((out / DEMO_MARKER).read_text())["ratio"] == 0.5
+    assert "fixed ratio 0.5" in capsys.readouterr().out
+
+
+def test_sweep_subcommand(tmp_path, model_args, capsys):
+    args = ["--model", model_args[1]] if model_args else ["--default", "s5"]
+    out = tmp_path / "sweep"
+    assert main(["sweep", *args, "--methods", "last,random", "--ratios", "0,0.5", "--output-dir", str(out)]) == 0
+    records = json.loads((out / "sweep.json").read_text())["records"]
+    assert [(r["method"], r["requested_ratio"]) for r in records] == [("last", 0.0), ("last", 0.5), ("random", 0.0),
+                                                                      ("random", 0.5)]
+    assert (out / "summary.md").is_file() and is_png(out / "accuracy_vs_states.png")
+    assert "protocol ratio" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sweep", *args, "--methods", "nope", "--output-dir", str(out)])
