@@ -86,3 +86,24 @@ def test_argument_parser_round_trip():
     args = TrainingArguments.from_namespace(namespace)
     assert (args.family, args.task_settings, args.prenorm, args.max_train_samples, args.dt_max) == \
         ("s5", {"seed": 1}, False, 100, 0.5)
+
+
+@pytest.mark.parametrize("family", ["s4d", "s5"])
+def test_shipped_default_models_load_and_are_accurate(family):
+    from hf_last.data import load_task
+    from hf_last.default_models import default_model_path
+    from hf_last.evaluation import evaluate_accuracy
+
+    path = default_model_path(family)
+    assert {"config.json", "model.safetensors", "README.md", "metrics.json"} <= {p.name for p in path.iterdir()}
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    accuracy = evaluate_accuracy(model, load_task("digits")["test"])["accuracy"]
+    assert accuracy > 0.9
+    assert accuracy == pytest.approx(json.loads((path / "metrics.json").read_text())["test_accuracy"])
+
+
+def test_default_model_path_rejects_unknown_family():
+    from hf_last.default_models import default_model_path
+
+    with pytest.raises(ValueError, match="no default model"):
+        default_model_path("mamba")
