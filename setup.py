@@ -8,7 +8,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_last", "hf_last.*"]),
-    package_data={"hf_last.hub": ["templates/*.md"], "hf_last.metrics": ["accuracy/*.py"]},
+    package_data={"hf_last.hub": ["templates/*.md"], "hf_last.metrics": ["accuracy/*.py"],
+                  "hf_last.default_models": ["*/*.json", "*/*.safetensors", "*/*.md"]},
     entry_points={"console_scripts": ["hf-last = hf_last.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
