@@ -96,7 +96,23 @@ def add_demo_parser(subparsers) -> None:
     parser.set_defaults(func=demo_main)
 
 
-COMMANDS = [add_prune_parser]
+def add_train_parser(subparsers) -> None:
+    from .training import TrainingArguments
+
+    parser = subparsers.add_parser("train", help="train an S4D/S5 classifier on an hf_last task",
+                                   description="Same options as scripts/train.py (hf_last.training).")
+    TrainingArguments.add_arguments(parser)
+    parser.set_defaults(func=run_train, parser=parser)
+
+
+def run_train(args) -> int:
+    from .training import TrainingArguments, train
+
+    train(TrainingArguments.from_namespace(args, args.parser))
+    return 0
+
+
+COMMANDS = [add_prune_parser, add_train_parser]
 COMMANDS += [add_sweep_parser, add_demo_parser]
 
 
