@@ -107,3 +107,11 @@ def test_default_model_path_rejects_unknown_family():
 
     with pytest.raises(ValueError, match="no default model"):
         default_model_path("mamba")
+
+
+def test_cli_train_subcommand_parses_training_arguments():
+    from hf_last.cli import build_parser, run_train
+
+    args = build_parser().parse_args(["train", "--family", "s5", "--task", "digits", "--epochs", "3"])
+    assert args.func is run_train and (args.family, args.epochs) == ("s5", 3)
+    assert TrainingArguments.from_namespace(args).family == "s5"
