@@ -4,7 +4,9 @@
 >>> metrics = train(TrainingArguments(family="s4d", task="digits", hidden_size=32, num_hidden_layers=2,
 ...                                   state_size=16, epochs=3, output_dir="runs/s4d-digits"))
 
-One process or many (``torchrun --nproc_per_node 2 scripts/train.py ...``, ``accelerate launch ...``): every
+One process or many (``torchrun --nproc_per_node 2 scripts/train.py ...``, or on CPU
+``accelerate launch --multi_gpu --num_processes 2 scripts/train.py ...``; note ``accelerate launch --cpu
+--num_processes 2`` starts a single process): every
 process trains on its shard of each batch, validation is data-parallel (``evaluate_accuracy``), and only the
 main process writes files. ``output_dir`` receives:
 

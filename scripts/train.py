@@ -4,6 +4,8 @@
     python scripts/train.py --family s4d --task digits --hidden-size 32 --num-hidden-layers 2 --state-size 16 \\
         --epochs 5 --output-dir runs/s4d-digits
     torchrun --nproc_per_node 2 scripts/train.py ...        # data-parallel on CPU (set OMP_NUM_THREADS=1)
+    accelerate launch --multi_gpu --num_processes 2 scripts/train.py ...   # the same (CPU when no GPU);
+                                                            # `--cpu --num_processes 2` starts ONE process
     python scripts/train.py ... --resume                    # continue from OUTPUT_DIR/last
 """
 
