@@ -74,6 +74,8 @@ class TrainingArguments:
     max_steps: int | None = field(default=None, metadata={"help": "stop after N optimiser steps (timing runs)"})
     num_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads per process"})
     progress: bool = field(default=True, metadata={"help": "tqdm progress bars (main process only)"})
+    log_every: int | None = field(default=None, metadata={"help": "print step, loss and s/step every N steps "
+                                                                  "(for logs of runs without progress bars)"})
 
     def __post_init__(self):
         from .data import TASKS
@@ -93,7 +95,7 @@ class TrainingArguments:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("max_train_samples", "max_eval_samples", "stop_after_epochs", "max_steps", "num_threads"):
+        for name in ("max_train_samples", "max_eval_samples", "stop_after_epochs", "max_steps", "num_threads", "log_every"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
@@ -283,6 +285,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, accelerator, args, stat
         total += loss.detach().double().cpu()
         count += 1
         bar.set_postfix(loss=f"{loss.item():.4f}")
+        if args.log_every and count % args.log_every == 0:
+            accelerator.print(f"  step {state.global_step}: loss {loss.item():.4f}, "
+                              f"{(time.perf_counter() - start) / count:.3f} s/step", flush=True)
     seconds = time.perf_counter() - start
     mean = accelerator.reduce(torch.stack([total, torch.tensor(float(count), dtype=torch.float64)])
                               .to(accelerator.device), reduction="sum")
@@ -383,7 +388,7 @@ def train(args: TrainingArguments) -> dict:
             write_json(output_dir / METRICS_FILE, metrics_payload(args, state, {**info, "finished": False}))
         accelerator.print(f"epoch {state.epoch}: loss {record['train_loss']:.4f}, "
                           f"validation accuracy {record['validation_accuracy']:.4f}"
-                          f"{' (best)' if improved else ''}, {record['epoch_time_s']:.1f} s")
+                          f"{' (best)' if improved else ''}, {record['epoch_time_s']:.1f} s", flush=True)
         accelerator.wait_for_everyone()
     finished = state.epoch >= args.epochs
     extra = {**info, "finished": finished}

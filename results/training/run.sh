@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 name=$1; shift
 out=results/training/$name
 mkdir -p "$out"
-cmd=(python scripts/train.py --output-dir "$out" --num-threads 1 --no-progress "$@")
+cmd=(python -u scripts/train.py --output-dir "$out" --num-threads 1 --no-progress "$@")
 echo "OMP_NUM_THREADS=1 ${cmd[*]}" > "$out/command.txt"
 start=$(date +%s)
 OMP_NUM_THREADS=1 "${cmd[@]}" > "$out/train.log" 2>&1 && status=0 || status=$?
