@@ -33,6 +33,9 @@ import torch
 from torch.utils.data import DataLoader
 
 FAMILIES = ("s4d", "s5")
+CARD_TASK_TYPES = {"digits": "image-classification", "sfashion": "image-classification",
+                   "psfashion": "image-classification", "pathfinder": "image-classification",
+                   "speech": "audio-classification", "listops": "text-classification"}
 BEST_DIR, LAST_DIR, METRICS_FILE = "best", "last", "metrics.json"
 
 
@@ -316,7 +319,8 @@ def write_model_card(model, folder: Path, args: TrainingArguments, test_accuracy
                 + (f", {args.max_train_samples} training samples" if args.max_train_samples else "")
                 + "); checkpoint with the best validation accuracy, evaluated on the full test split")
     evaluation = Evaluation(dataset_name=f"hf_last {args.task}", dataset_type=f"hf_last/{args.task}",
-                            protocol=protocol, accuracy_before=test_accuracy, dataset_split="test")
+                            protocol=protocol, accuracy_before=test_accuracy, dataset_split="test",
+                            task_type=CARD_TASK_TYPES.get(args.task, "text-classification"))
     name = folder.parent.name if folder.name == BEST_DIR else folder.name
     render_card(model, f"hf_last/{name}", evaluation=evaluation, license="apache-2.0").save(folder / "README.md")
 
