@@ -1,0 +1,566 @@
+"""Dense vs LAST-pruned S5 and S4D models on CPU: parallel forward, recurrent step, peak memory, pruning cost.
+
+Run from the repository root:
+
+    python benchmarks/bench_pruning.py                 # full run, writes results/bench_pruning.{json,md}
+    python benchmarks/bench_pruning.py --quick         # smoke run (L=128, few repeats), writes *_quick.*
+
+Models (untrained, random init; LAST on an untrained model is fine for timing):
+- S5: 6 layers, hidden_size=128, state_size=256 (conj_sym: 128 stored modes per layer), blocks=16,
+  bidirectional=False (so step mode exists), input_size=1, num_labels=10.
+- S4D: 6 layers, hidden_size=128, state_size=64 per channel (32 stored modes per channel, 4096 per layer).
+Each is compared with ``LASTPruner(dense).prune(r)`` for r in 0.33, 0.5, 0.8 (physically smaller copies).
+Inputs: B=8, L=1024, float32, everything under ``torch.no_grad()``.
+
+Measurements (medians; the four models of a family are timed in interleaved rounds, dense/pruned/...
+in one round, rotating the order every round, so load from other processes hits all of them alike):
+- parallel: ``model(input_values=x)`` over (B, L); plus the six ``layer.mixer(u)`` calls alone (random u of
+  shape (B, L, H)), timed in the same rounds, giving the SSM share of the dense forward (it caps the speed-up
+  that pruning states can bring: Amdahl).
+- step: ``model.backbone.step(state, input_values=x[:, t])`` for ``--steps`` steps from the zero state,
+  reported per step; plus the six mixers alone in recurrent mode (one step each, as ``step`` calls them), and
+  ``mixer.recurrent_step`` with the discrete system computed once (what a step costs without the per-call
+  re-discretisation and weight re-packing).
+- peak memory: one fresh subprocess per model (``--memory-worker``), started with
+  ``MALLOC_MMAP_THRESHOLD_=65536`` so that every tensor above 64 KiB is its own mmap and goes back to the OS
+  when freed (glibc otherwise keeps freed heap pages resident and adapts the threshold, so RSS would show the
+  history of the process, not the forward). The worker builds the model, runs one warm-up forward, resets the
+  kernel's RSS high-water mark (``echo 5 > /proc/self/clear_refs``), reads VmRSS, runs the forward under
+  no_grad and reads VmHWM: peak = VmHWM − VmRSS before (max over ``--memory-repeats`` forwards). This sees
+  every allocation of the forward (torch's CPU allocator has no cache; library workspaces included) and
+  nothing of imports and model construction. A calibration allocation of a known size is measured the same
+  way. ``tracemalloc`` would not see torch's allocations; the torch profiler's CPU memory events attach
+  allocations to ops and frees to separate events, so a faithful timeline cannot be rebuilt from them.
+- pruning: ``LASTPruner(model).prune(0.5)`` (scores + plan + surgery = deep copy and ``keep_modes``), and
+  ``plan`` / ``apply`` separately, median over repeats.
+
+Threads: ``torch.set_num_threads(1)`` by default (``--threads N``): the machine has 2 cores shared with other
+users' trainings; a single-threaded process is delayed only when the scheduler takes its core away, which
+stretches dense and pruned calls of the same round alike, whereas a multi-threaded op waits on its slowest,
+possibly descheduled, thread (see the contention notes in results/bench_layers.md). The ratio of process CPU
+time to wall time of every timed call is recorded (1.0 = never descheduled) along with the load average.
+
+Targets (from the measured medians):
+- S5 pruned 50 %: >= 1.6x faster than dense in parallel (scan) mode;
+- S5 pruned 50 %: >= 1.6x faster than dense per recurrent step;
+- S5 ``LASTPruner(model).prune(0.5)``: < 0.2 s (median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
+
+RATIOS = (0.0, 0.33, 0.5, 0.8)
+PARALLEL_TARGET = 1.6  # S5 pruned 50 % vs dense, parallel forward
+STEP_TARGET = 1.6  # S5 pruned 50 % vs dense, per recurrent step
+PRUNE_TIME_TARGET_S = 0.2  # LASTPruner(S5).prune(0.5)
+TARGET_RATIO = 0.5
+MEASURED_SOURCES = ("models", "ssm", "pruning")  # hf_last sub-packages whose code this benchmark times
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+
+def build_dense(family: str, args) -> torch.nn.Module:
+    torch.manual_seed(args.seed)
+    if family == "S5":
+        config = S5Config(hidden_size=args.hidden, num_hidden_layers=args.layers, state_size=256, blocks=args.blocks,
+                          conj_sym=True, bidirectional=False, input_size=1, num_labels=10)
+        return S5ForSequenceClassification(config).eval()
+    config = S4DConfig(hidden_size=args.hidden, num_hidden_layers=args.layers, state_size=64, conj_sym=True,
+                       bidirectional=False, input_size=1, num_labels=10)
+    return S4DForSequenceClassification(config).eval()
+
+
+def build_models(family: str, args) -> dict[float, torch.nn.Module]:
+    """{ratio: model}: the dense model (ratio 0) and its LAST-pruned copies."""
+    dense = build_dense(family, args)
+    pruner = LASTPruner(dense)
+    return {ratio: dense if ratio == 0 else pruner.prune(ratio).eval() for ratio in RATIOS}
+
+
+def label(ratio: float) -> str:
+    return "dense" if ratio == 0 else f"pruned {round(100 * ratio)}%"
+
+
+def describe(model) -> dict:
+    mixers = [layer.mixer for layer in model.backbone.layers]
+    states_per_mode = 2 if model.config.conj_sym else 1
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "param_mb": sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20,
+        "ssm_params": sum(p.numel() for m in mixers for p in m.parameters()),
+        "stored_modes_per_layer": [m.num_modes for m in mixers],
+        "states": sum(m.num_modes for m in mixers) * states_per_mode,
+        "achieved_ratio": (model.config.pruning or {}).get("achieved_ratio", 0.0),
+        "s4d_uniform_layers": [bool(m.uniform) for m in mixers] if hasattr(mixers[0], "uniform") else None,
+        "s4d_max_modes_per_channel": [m.max_modes for m in mixers] if hasattr(mixers[0], "max_modes") else None,
+    }
+
+
+# ----------------------------------------------------------------------------------------------- timing
+
+
+def time_rounds(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Time callables in ``repeats`` rounds (each round calls every callable once, order rotated by one per
+    round). Returns {name: {"wall": [s...], "cpu_over_wall": [...]}} with one entry per round."""
+    with torch.no_grad():
+        for fn in fns.values():
+            for _ in range(warmup):
+                fn()
+        names = list(fns)
+        out = {name: {"wall": [], "cpu": [], "cpu_over_wall": []} for name in names}
+        for round_index in range(repeats):
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                fns[name]()
+                wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+                out[name]["wall"].append(wall)
+                out[name]["cpu"].append(cpu)
+                out[name]["cpu_over_wall"].append(cpu / wall)
+    return out
+
+
+def summary(samples: dict, scale: float = 1.0) -> dict:
+    wall = [scale * w for w in samples["wall"]]
+    return {"median": statistics.median(wall), "min": min(wall), "max": max(wall), "n": len(wall),
+            "cpu_median": scale * statistics.median(samples["cpu"]),
+            "cpu_over_wall_median": statistics.median(samples["cpu_over_wall"])}
+
+
+def paired_ratio(slow: list[float], fast: list[float]) -> float:
+    """Median over rounds of slow/fast within the same round (robust to load drifting between rounds)."""
+    return statistics.median(s / f for s, f in zip(slow, fast))
+
+
+def bench_parallel(models: dict, args) -> dict:
+    x = torch.randn(args.batch, args.length, 1)
+    u = [torch.randn(args.batch, args.length, args.hidden) for _ in range(args.layers)]
+    fns = {}
+    for ratio, model in models.items():
+        layers = model.backbone.layers
+        fns[(ratio, "model")] = (lambda m=model: m(input_values=x))
+        fns[(ratio, "mixers")] = (lambda ls=layers: [layer.mixer(ui) for layer, ui in zip(ls, u)])
+        if hasattr(layers[0].mixer, "kernel"):  # S4D: the state-dependent part of the mixer (the FFT conv is not)
+            fns[(ratio, "kernels")] = (lambda ls=layers: [layer.mixer.kernel(args.length) for layer in ls])
+    raw = time_rounds(fns, args.repeats)
+    return collect(raw, models, scale=1e3)  # ms per forward
+
+
+def bench_step(models: dict, args) -> dict:
+    x = torch.randn(args.batch, args.steps, 1)
+    x_steps = [x[:, t] for t in range(args.steps)]
+    u = [torch.randn(args.steps, args.batch, args.hidden).unbind(0) for _ in range(args.layers)]
+    fns = {}
+    for ratio, model in models.items():
+        backbone = model.backbone
+        mixers = [layer.mixer for layer in backbone.layers]
+        with torch.no_grad():
+            systems = [m.discrete_system() for m in mixers]
+
+        def whole(b=backbone):
+            state = b.init_recurrent_state(args.batch)
+            for x_t in x_steps:
+                _, state = b.step(state, input_values=x_t)
+
+        def mixers_alone(ms=mixers, b=backbone):
+            states = b.init_recurrent_state(args.batch)
+            for t in range(args.steps):
+                for i, m in enumerate(ms):
+                    _, states[i] = m(u[i][t][:, None], state=states[i], return_state=True, mode="recurrent")
+
+        def mixers_precomputed(ms=mixers, b=backbone, sy=systems):
+            states = b.init_recurrent_state(args.batch)
+            for t in range(args.steps):
+                for i, m in enumerate(ms):
+                    _, states[i] = m.recurrent_step(sy[i], u[i][t], states[i])
+
+        fns[(ratio, "model")] = whole
+        fns[(ratio, "mixers")] = mixers_alone
+        fns[(ratio, "mixers_precomputed")] = mixers_precomputed
+    raw = time_rounds(fns, args.step_repeats)
+    return collect(raw, models, scale=1e6 / args.steps)  # µs per step
+
+
+def collect(raw: dict, models: dict, scale: float) -> dict:
+    parts = sorted({part for _, part in raw})
+    result = {}
+    dense_model = raw[(0.0, "model")]["wall"]
+    dense_mixers = raw[(0.0, "mixers")]["wall"]
+    for ratio in models:
+        entry = {part: summary(raw[(ratio, part)], scale) for part in parts}
+        model_wall = raw[(ratio, "model")]["wall"]
+        entry["speedup_vs_dense"] = statistics.median(dense_model) / statistics.median(model_wall)
+        entry["speedup_vs_dense_paired"] = paired_ratio(dense_model, model_wall)
+        entry["speedup_vs_dense_min"] = min(dense_model) / min(model_wall)
+        entry["speedup_vs_dense_cpu"] = statistics.median(raw[(0.0, "model")]["cpu"]) / statistics.median(raw[(ratio, "model")]["cpu"])
+        entry["mixer_speedup_vs_dense"] = statistics.median(dense_mixers) / statistics.median(raw[(ratio, "mixers")]["wall"])
+        entry["mixer_share"] = entry["mixers"]["median"] / entry["model"]["median"]
+        result[label(ratio)] = entry
+    return result
+
+
+def amdahl(share: float, kept_fraction: float) -> float:
+    """Whole-model speed-up if only the SSM part (``share`` of the time) shrinks to ``kept_fraction``."""
+    return 1.0 / (1.0 - share + share * kept_fraction)
+
+
+def bench_prune_time(family: str, dense, args) -> dict:
+    pruner = LASTPruner(dense)
+    plan = pruner.plan(TARGET_RATIO)
+    raw = time_rounds({
+        "prune": lambda: LASTPruner(dense).prune(TARGET_RATIO),
+        "plan": lambda: LASTPruner(dense).plan(TARGET_RATIO),
+        "apply": lambda: pruner.apply(plan),
+    }, args.prune_repeats)
+    return {name: summary(samples, 1.0) for name, samples in raw.items()}
+
+
+@torch.no_grad()
+def check_pruned(models: dict, args) -> dict:
+    """Sanity: finite logits, and parallel vs step mode agree on the first steps (max rel diff)."""
+    x = torch.randn(2, 32, 1)
+    out = {}
+    for ratio, model in models.items():
+        parallel = model.backbone(input_values=x).last_hidden_state
+        state = model.backbone.init_recurrent_state(2)
+        steps = []
+        for t in range(x.shape[1]):
+            y, state = model.backbone.step(state, input_values=x[:, t])
+            steps.append(y)
+        stepped = torch.stack(steps, 1)
+        out[label(ratio)] = {
+            "logits_finite": bool(torch.isfinite(model(input_values=x).logits).all()),
+            "max_rel_diff_parallel_vs_step": ((parallel - stepped).abs().max() / stepped.abs().max()).item(),
+        }
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- memory
+
+
+def read_status() -> dict:
+    text = Path("/proc/self/status").read_text()
+    return {key: 1024 * int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1)) for key in ("VmRSS", "VmHWM")}
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+
+
+def measure_peak(fn, repeats: int) -> list[int]:
+    peaks = []
+    for _ in range(repeats):
+        reset_peak()
+        before = read_status()["VmRSS"]
+        fn()
+        peaks.append(read_status()["VmHWM"] - before)
+    return peaks
+
+
+def memory_worker(family: str, ratio: float, args) -> dict:
+    """Runs in a fresh subprocess: peak RSS growth (bytes) of one no_grad forward of one model."""
+    model = build_dense(family, args)
+    if ratio:
+        model = LASTPruner(model).prune(ratio).eval()  # deterministic: the same model as in the parent
+    x = torch.randn(args.batch, args.length, 1)
+    with torch.no_grad():
+        model(input_values=x)  # warm-up: lazy initialisation outside the measurement
+        forward = measure_peak(lambda: model(input_values=x), args.memory_repeats)
+    calibration_bytes = 64 * 2**20
+    calibration = measure_peak(lambda: torch.ones(calibration_bytes // 4), 1)[0]
+    return {"forward_peak_bytes": forward, "calibration_bytes": calibration_bytes, "calibration_measured": calibration}
+
+
+def bench_memory(family: str, args) -> dict:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = {}
+    for ratio in RATIOS:
+        command = [sys.executable, str(Path(__file__).resolve()), "--memory-worker", family, str(ratio),
+                   "--threads", str(args.threads), "--seed", str(args.seed), "--blocks", str(args.blocks)]
+        if args.quick:
+            command.append("--quick")
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["peak_mb"] = max(result["forward_peak_bytes"]) / 2**20
+        out[label(ratio)] = result
+    return out
+
+
+# ------------------------------------------------------------------------------------------- reporting
+
+
+def load_average() -> list[float] | None:
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def git_info() -> dict:
+    def git(*cmd):
+        try:
+            return subprocess.run(["git", *cmd], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    import hashlib
+
+    import hf_last
+
+    root = Path(hf_last.__file__).parent
+    measured = sorted(p for sub in MEASURED_SOURCES for p in (root / sub).rglob("*.py"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in measured)).hexdigest()[:16]
+    return {"commit": git("rev-parse", "HEAD"),
+            "hf_last_uncommitted_changes": bool(git("status", "--porcelain", "hf_last")),
+            "measured_sources_uncommitted_changes": bool(git("status", "--porcelain", *[f"hf_last/{s}" for s in MEASURED_SOURCES])),
+            "measured_sources_sha256": digest}
+
+
+def environment(args) -> dict:
+    return {
+        "command": shlex.join(["python", *sys.argv]),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "git": git_info(),
+        "quick": args.quick,
+        "setting": {"batch": args.batch, "length": args.length, "hidden": args.hidden, "layers": args.layers,
+                    "s5_state_size": 256, "s5_blocks": args.blocks, "s4d_state_size": 64, "steps": args.steps,
+                    "repeats": args.repeats, "step_repeats": args.step_repeats, "prune_repeats": args.prune_repeats,
+                    "memory_repeats": args.memory_repeats, "seed": args.seed},
+        "load_average": {},
+    }
+
+
+def row_targets(report: dict, family: str, key: str) -> str:
+    if family != "S5" or key != label(TARGET_RATIO):
+        return ""
+    return ", ".join(f"{kind} {'PASS' if t['passed'] else 'FAIL'}"
+                     for kind, t in zip(("parallel", "step", "prune time"), report["targets"]))
+
+
+def verdict(passed: bool) -> str:
+    return "**PASS**" if passed else "**FAIL**"
+
+
+def targets(report: dict) -> list[dict]:
+    s5 = report["families"]["S5"]
+    key = label(TARGET_RATIO)
+    par, step = s5["parallel"][key], s5["step"][key]
+    prune = s5["prune_time"]["prune"]["median"]
+    return [
+        {"name": f"S5 pruned 50% parallel forward >= {PARALLEL_TARGET}x faster than dense",
+         "measured": par["speedup_vs_dense"], "paired": par["speedup_vs_dense_paired"],
+         "passed": par["speedup_vs_dense"] >= PARALLEL_TARGET},
+        {"name": f"S5 pruned 50% recurrent step >= {STEP_TARGET}x faster than dense",
+         "measured": step["speedup_vs_dense"], "paired": step["speedup_vs_dense_paired"],
+         "passed": step["speedup_vs_dense"] >= STEP_TARGET},
+        {"name": f"S5 LASTPruner(model).prune(0.5) < {PRUNE_TIME_TARGET_S} s (median)",
+         "measured": prune, "passed": prune < PRUNE_TIME_TARGET_S},
+    ]
+
+
+def markdown(report: dict) -> str:
+    env = report["environment"]
+    s = env["setting"]
+    loads = env["load_average"]
+    lines = [
+        "# bench_pruning: dense vs LAST-pruned S5 / S4D on CPU",
+        "",
+        f"Command: `{env['command']}` (run from the repository root)",
+        "",
+        f"- date (UTC): {env['date_utc']}; git commit at start {env['git']['commit']}, at end {env['git_end']['commit']}"
+        " (other people commit to this checkout while benchmarks run); uncommitted changes in hf_last/{"
+        + ",".join(MEASURED_SOURCES) + "} (the timed code) at start/end:"
+        f" {env['git']['measured_sources_uncommitted_changes']}/{env['git_end']['measured_sources_uncommitted_changes']},"
+        f" sha256 of their sources at start/end {env['git']['measured_sources_sha256']}/{env['git_end']['measured_sources_sha256']}"
+        f" (elsewhere in hf_last: {env['git']['hf_last_uncommitted_changes']}/{env['git_end']['hf_last_uncommitted_changes']})",
+        f"- torch {env['torch']}, Python {env['python']}, **{env['threads']} torch thread(s)**, {env['cpu_count']} CPUs"
+        f" (shared with other users' jobs); {env['machine']}",
+        f"- B={s['batch']}, L={s['length']}, hidden={s['hidden']}, {s['layers']} layers, no_grad, float32, untrained"
+        f" (seed {s['seed']}). S5: state_size=256 (128 stored conj. modes/layer), blocks={s['s5_blocks']},"
+        " unidirectional. S4D: state_size=64 per channel (32 stored modes × 128 channels/layer).",
+        f"- repeats: parallel {s['repeats']} rounds, step {s['step_repeats']} rounds of {s['steps']} steps,"
+        f" pruning {s['prune_repeats']}, memory {s['memory_repeats']} forwards per fresh subprocess;"
+        " all models of a family are timed in the same rounds (order rotated every round).",
+        "- 1/5/15-min load average: " + "; ".join(f"{k} {'/'.join(f'{v:.2f}' for v in val)}" for k, val in loads.items()),
+        "",
+        "## Targets",
+        "",
+    ]
+    for target in report["targets"]:
+        if "paired" in target:
+            measured = f"{target['measured']:.2f}x (median of per-round ratios {target['paired']:.2f}x)"
+        else:
+            measured = f"{1e3 * target['measured']:.1f} ms"
+        lines.append(f"- {target['name']}: {verdict(target['passed'])}, measured {measured}")
+    lines += ["", "## Results", "",
+              "Speed-ups are ratios of medians (dense / pruned); in brackets the median of the per-round paired"
+              " ratios. Peak MB = extra RSS of one no_grad forward (B, L) over the model at rest, fresh subprocess.",
+              "",
+              "| config | ratio (achieved) | params | states | parallel fwd ms | speed-up (paired) | CPU-time speed-up"
+              " | step µs | speed-up (paired) | CPU-time speed-up | peak MB | peak vs dense | targets |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for family, data in report["families"].items():
+        dense_peak = data["memory"]["dense"]["peak_mb"]
+        for key, info in data["models"].items():
+            par, step, mem = data["parallel"][key], data["step"][key], data["memory"][key]
+            lines.append(
+                f"| {family} {key} | {info['achieved_ratio']:.3f} | {info['params']:,} | {info['states']:,}"
+                f" | {par['model']['median']:.1f} | {par['speedup_vs_dense']:.2f}x ({par['speedup_vs_dense_paired']:.2f}x)"
+                f" | {par['speedup_vs_dense_cpu']:.2f}x"
+                f" | {step['model']['median']:.0f} | {step['speedup_vs_dense']:.2f}x ({step['speedup_vs_dense_paired']:.2f}x)"
+                f" | {step['speedup_vs_dense_cpu']:.2f}x"
+                f" | {mem['peak_mb']:.1f} | {dense_peak / mem['peak_mb']:.2f}x | {row_targets(report, family, key)} |")
+    lines += ["", "## Where the time goes: SSM (mixer) share and the Amdahl cap", "",
+              "Mixers alone = the six `layer.mixer(u)` calls (parallel) or the six mixers in recurrent mode one"
+              " step each (step), timed in the same rounds as the whole model. Amdahl cap = 1 / (1 − s + s·k) with"
+              " s the dense mixer share and k the kept fraction of states (ideal: mixer cost ∝ states).",
+              "",
+              "| config | parallel: mixers ms | share of model | mixer speed-up | Amdahl cap | step: mixers µs"
+              " | share of step | mixer speed-up | Amdahl cap | step: `recurrent_step`, system precomputed, µs |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for family, data in report["families"].items():
+        par_share = data["parallel"]["dense"]["mixer_share"]
+        step_share = data["step"]["dense"]["mixer_share"]
+        for key, info in data["models"].items():
+            par, step = data["parallel"][key], data["step"][key]
+            kept = 1 - info["achieved_ratio"]
+            lines.append(
+                f"| {family} {key} | {par['mixers']['median']:.1f} | {100 * par['mixer_share']:.0f}%"
+                f" | {par['mixer_speedup_vs_dense']:.2f}x | {amdahl(par_share, kept):.2f}x"
+                f" | {step['mixers']['median']:.0f} | {100 * step['mixer_share']:.0f}% | {step['mixer_speedup_vs_dense']:.2f}x"
+                f" | {amdahl(step_share, kept):.2f}x | {step['mixers_precomputed']['median']:.0f} |")
+    if "S4D" in report["families"]:
+        data = report["families"]["S4D"]
+        lines += ["", "S4D kernel generation alone (six `mixer.kernel(L)`; the rest of the S4D mixer is the FFT"
+                  " convolution, whose cost does not depend on the number of states), and the padded channel grid"
+                  " the kernel is computed on (max stored modes of any channel, per layer):", "",
+                  "| config | kernels ms | speed-up | max modes per channel |", "|---|---:|---:|---|"]
+        dense_kernels = data["parallel"]["dense"]["kernels"]["median"]
+        for key, info in data["models"].items():
+            kernels = data["parallel"][key]["kernels"]["median"]
+            lines.append(f"| S4D {key} | {kernels:.1f} | {dense_kernels / kernels:.2f}x | {info['s4d_max_modes_per_channel']} |")
+    lines += ["", "## Pruning cost (median, seconds)", "",
+              "| model | `LASTPruner(m).prune(0.5)` | `plan(0.5)` | `apply(plan)` |", "|---|---:|---:|---:|"]
+    for family, data in report["families"].items():
+        t = data["prune_time"]
+        lines.append(f"| {family} | {t['prune']['median']:.4f} | {t['plan']['median']:.4f} | {t['apply']['median']:.4f} |")
+    lines += ["", "## Step mode: where a step goes (dense models, µs per step, all six layers)", ""]
+    for family, data in report["families"].items():
+        step = data["step"]["dense"]
+        whole, mixers, pre = step["model"]["median"], step["mixers"]["median"], step["mixers_precomputed"]["median"]
+        lines.append(f"- {family}: whole `backbone.step` {whole:.0f}; outside the mixers (encoder, norms, GELU, output"
+                     f" linear, residuals, model-call overhead) {whole - mixers:.0f} ({100 * (whole - mixers) / whole:.0f}%);"
+                     f" mixers {mixers:.0f}, of which {mixers - pre:.0f} ({100 * (mixers - pre) / whole:.0f}% of the step)"
+                     " is redone on every call (discretisation of Λ, B̄, weight packing), and"
+                     f" {pre:.0f} ({100 * pre / whole:.0f}%) is the recurrence itself (`recurrent_step`).")
+        pruned = {key: data["step"][key]["mixers_precomputed"]["median"] for key in data["models"] if key != "dense"}
+        lines.append(f"  `recurrent_step` alone, pruned vs dense ({pre:.0f}): "
+                     + ", ".join(f"{k} {v:.0f} ({pre / v:.2f}x)" for k, v in pruned.items()))
+    lines += ["", "## Noise and sanity", ""]
+    for family, data in report["families"].items():
+        cpu = [data[kind][key][part]["cpu_over_wall_median"] for kind in ("parallel", "step")
+               for key in data["models"] for part in ("model", "mixers")]
+        lines.append(f"- {family}: median CPU-time / wall-time of timed calls between {min(cpu):.2f} and {max(cpu):.2f}"
+                     " (1.00 = the thread was never descheduled; with N threads up to N).")
+        lines.append(f"- {family}: memory calibration: a {data['memory']['dense']['calibration_bytes'] / 2**20:.0f} MB tensor"
+                     f" measured as {data['memory']['dense']['calibration_measured'] / 2**20:.1f} MB; per-forward peaks (MB): "
+                     + "; ".join(f"{k} " + "/".join(f"{b / 2**20:.1f}" for b in v["forward_peak_bytes"])
+                                 for k, v in data["memory"].items()))
+        checks = data["checks"]
+        lines.append(f"- {family}: logits finite for all models: {all(c['logits_finite'] for c in checks.values())};"
+                     " max rel diff parallel vs step (32 steps): "
+                     + ", ".join(f"{k} {c['max_rel_diff_parallel_vs_step']:.1e}" for k, c in checks.items()))
+        lines.append(f"- {family}: stored modes per layer: "
+                     + "; ".join(f"{k} {info['stored_modes_per_layer']}" for k, info in data["models"].items()))
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, see docstring)")
+    parser.add_argument("--repeats", type=int, default=20, help="interleaved rounds of parallel forwards")
+    parser.add_argument("--step-repeats", type=int, default=20, help="interleaved rounds of --steps recurrent steps")
+    parser.add_argument("--steps", type=int, default=64, help="recurrent steps per timed call")
+    parser.add_argument("--prune-repeats", type=int, default=15)
+    parser.add_argument("--memory-repeats", type=int, default=3, help="measured forwards per memory subprocess")
+    parser.add_argument("--blocks", type=int, default=16, help="S5 HiPPO-N blocks J (16 or 8)")
+    parser.add_argument("--families", default="S5,S4D")
+    parser.add_argument("--output-dir", type=Path, default=Path("results"))
+    parser.add_argument("--quick", action="store_true", help="smoke run: L=128, 2-3 repeats; writes bench_pruning_quick.*")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-worker", nargs=2, metavar=("FAMILY", "RATIO"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.batch, args.length, args.hidden, args.layers = 8, 1024, 128, 6
+    args.name = "bench_pruning"
+    if args.quick:
+        args.length, args.repeats, args.step_repeats, args.steps, args.prune_repeats, args.memory_repeats = 128, 3, 3, 8, 3, 1
+        args.name = "bench_pruning_quick"
+    return args
+
+
+def main(argv=None) -> dict | None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.memory_worker:
+        family, ratio = args.memory_worker
+        print(json.dumps(memory_worker(family, float(ratio), args)))
+        return None
+    report = {"environment": environment(args), "families": {}}
+    loads = report["environment"]["load_average"]
+    loads["start"] = load_average()
+    for family in args.families.split(","):
+        models = build_models(family, args)
+        data = {"models": {label(r): describe(m) for r, m in models.items()}, "checks": check_pruned(models, args)}
+        data["prune_time"] = bench_prune_time(family, models[0.0], args)
+        print(f"{family}: prune(0.5) {data['prune_time']['prune']['median']:.4f} s", flush=True)
+        data["parallel"] = bench_parallel(models, args)
+        loads[f"after {family} parallel"] = load_average()
+        print(f"{family}: parallel " + ", ".join(f"{k} {v['model']['median']:.1f} ms" for k, v in data["parallel"].items()),
+              flush=True)
+        data["step"] = bench_step(models, args)
+        loads[f"after {family} step"] = load_average()
+        print(f"{family}: step " + ", ".join(f"{k} {v['model']['median']:.0f} µs" for k, v in data["step"].items()),
+              flush=True)
+        data["memory"] = bench_memory(family, args)
+        print(f"{family}: peak " + ", ".join(f"{k} {v['peak_mb']:.1f} MB" for k, v in data["memory"].items()), flush=True)
+        report["families"][family] = data
+        del models
+    loads["end"] = load_average()
+    report["environment"]["git_end"] = git_info()
+    if "S5" in report["families"]:
+        report["targets"] = targets(report)
+    else:
+        report["targets"] = []
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    (args.output_dir / f"{args.name}.md").write_text(text)
+    print(text)
+    return report
+
+
+if __name__ == "__main__":
+    main()
