@@ -373,7 +373,8 @@ def run_demo(checkpoint, output_dir, *, ratio: float | None = None, max_accuracy
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         plot = plot_accuracy_vs_states(records, output_dir / "accuracy_vs_ratio.png", x="requested_ratio",
-                                       title=f"{name}: digits test accuracy vs pruning ratio")
+                                       title=f"{name}: digits test accuracy vs pruning ratio",
+                                       mark=chosen, mark_label=f"chosen ratio ({100 * chosen:.1f} %)")
         write_records_json(records, output_dir / "sweep.json", {"model": name, "task": "digits", "split": "test"})
         evaluation = Evaluation(dataset_name="digits", dataset_type="digits", dataset_split="test",
                                 protocol=f"{how}; accuracy on the digits test split ({len(test)} sequences)",

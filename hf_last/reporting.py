@@ -274,9 +274,10 @@ def _pyplot():
 
 
 def plot_accuracy_vs_states(records: list[dict], path, title: str | None = None, methods=None,
-                            x: str = "kept_states") -> Path:
+                            x: str = "kept_states", mark=None, mark_label: str | None = None) -> Path:
     """Accuracy (%) versus remaining state dimension (``x="kept_states"``) or ratio (``x="requested_ratio"``),
-    one line per method, the dense accuracy as a dashed line."""
+    one line per method, the dense accuracy as a dashed line; ``mark`` (an x value, ratios as fractions) draws
+    a vertical line, e.g. at the chosen ratio."""
     plt = _pyplot()
     methods = ordered_methods(methods if methods is not None else [r["method"] for r in records])
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -289,6 +290,9 @@ def plot_accuracy_vs_states(records: list[dict], path, title: str | None = None,
         ax.plot(xs, [100 * r["accuracy"] for r in own], marker="o", markersize=3, label=method_label(method), **style)
     if records:
         ax.axhline(100 * records[0]["base_accuracy"], color="grey", linestyle="--", linewidth=1, label="dense")
+    if mark is not None:
+        ax.axvline(100 * mark if x.endswith("ratio") else mark, color="black", linestyle=":", linewidth=1,
+                   label=mark_label)
     if x == "kept_states":
         ax.set_xlabel("remaining state dimension (states kept, all layers)")
         ax.invert_xaxis()  # more pruning to the right, as in the paper
@@ -374,18 +378,29 @@ def plot_poles(dense_model, pruned_model, path, layer: int = 0, title: str | Non
         return np.concatenate([poles, poles.conj()]) if conjugates and spm == 2 else poles
 
     before, after = mirrored(before), mirrored(after)
-    fig, ax = plt.subplots(figsize=(4.8, 4.8), dpi=120)
-    theta = np.linspace(0, 2 * np.pi, 400)
-    ax.plot(np.cos(theta), np.sin(theta), color="black", linewidth=0.8, label="unit circle")
-    ax.scatter(before.real, before.imag, s=22, facecolors="none", edgecolors="tab:red", linewidths=0.8,
-               label=f"before ({len(before)} poles)")
-    ax.scatter(after.real, after.imag, s=9, color="tab:blue", label=f"after ({len(after)} poles)")
-    ax.set_aspect("equal")
-    ax.set_xlabel("Re λ̄")
-    ax.set_ylabel("Im λ̄")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(title or f"layer {layer}: discrete poles before / after pruning", fontsize=9)
+    # the whole unit disc, plus a panel zoomed on the poles when they crowd together (often near z = 1)
+    spread = max(np.ptp(before.real), np.ptp(before.imag), 1e-3)
+    panels = (False, True) if spread < 0.8 else (False,)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 0.2, 4.6), dpi=120, squeeze=False)
+    theta = np.linspace(0, 2 * np.pi, 4000)
+    pad = 0.05 * spread
+    zoom = (before.real.min() - pad, before.real.max() + pad, before.imag.min() - pad, before.imag.max() + pad)
+    for ax, zoomed in zip(axes[0], panels):
+        ax.plot(np.cos(theta), np.sin(theta), color="black", linewidth=0.8, label="unit circle")
+        ax.scatter(before.real, before.imag, s=22, facecolors="none", edgecolors="tab:red", linewidths=0.8,
+                   label=f"before ({len(before)} poles)")
+        ax.scatter(after.real, after.imag, s=9, color="tab:blue", label=f"after ({len(after)} poles)")
+        ax.set_xlabel("Re λ̄")
+        ax.set_ylabel("Im λ̄")
+        ax.grid(alpha=0.3)
+        if zoomed:
+            ax.set_xlim(zoom[0], zoom[1])
+            ax.set_ylim(zoom[2], zoom[3])
+            ax.set_title("zoom on the poles", fontsize=8)
+        else:
+            ax.set_aspect("equal")
+            ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(title or f"layer {layer}: discrete poles before / after pruning", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,7 @@ def test_search_returns_largest_feasible_count(model, validation, one_process):
 
 def test_two_processes_return_the_same_model(tmp_path, model, validation, one_process):
     from accelerate import Accelerator, debug_launcher
+    from accelerate.utils import patch_environment
 
     def worker():
         torch.set_num_threads(1)
@@ -135,7 +136,8 @@ def test_two_processes_return_the_same_model(tmp_path, model, validation, one_pr
                         "config": result.model.config.to_dict()}, tmp_path / "two.pt")
 
     reset_accelerate()
-    debug_launcher(worker, num_processes=2)
+    with patch_environment(omp_num_threads=1):  # else accelerate gives each rank 2 threads: 4 on 2 cores
+        debug_launcher(worker, num_processes=2)
     reset_accelerate()
     two = torch.load(tmp_path / "two.pt", weights_only=False)
     one = one_process

@@ -75,6 +75,7 @@ def png(path) -> bool:
 # ---- data-parallel sweep ---------------------------------------------------------------------------------------
 def test_two_process_sweep_equals_one_process(tmp_path, test_split):
     from accelerate import debug_launcher
+    from accelerate.utils import patch_environment
 
     model = small_s5()
     out = tmp_path / "report"
@@ -94,7 +95,8 @@ def test_two_process_sweep_equals_one_process(tmp_path, test_split):
                         "rank": accelerator.process_index}, tmp_path / "two.pt")
 
     reset_accelerate()
-    debug_launcher(worker, num_processes=2)
+    with patch_environment(omp_num_threads=1):  # else accelerate gives each rank 2 threads: 4 on 2 cores
+        debug_launcher(worker, num_processes=2)
     reset_accelerate()
     two = torch.load(tmp_path / "two.pt", weights_only=False)
 
