@@ -167,8 +167,8 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _add_model_arguments(parser, positional: bool = True) -> None:
-    source = parser.add_mutually_exclusive_group(required=positional)
+def _add_model_arguments(parser, required: bool = True) -> None:
+    source = parser.add_mutually_exclusive_group(required=required)
     source.add_argument("--model", dest="model", help="checkpoint folder or Hub id")
     source.add_argument("--default", choices=FAMILIES, help="the shipped digits checkpoint of this family")
     parser.add_argument("--revision", help="revision when --model is a Hub id")
@@ -179,7 +179,10 @@ def resolve_model_argument(args) -> str:
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    _add_model_arguments(parser)
+    _add_model_arguments(parser, required=False)
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="SWEEP_JSON",
+                        help="no sweep: write the Table-1 summary across tasks of these sweep.json files "
+                             "into OUTPUT_DIR/summary.md")
     parser.add_argument("--task", default="digits", help="task of hf_last.data.TASKS (default: digits)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--methods", type=_methods, help="comma-separated (default: every method)")
@@ -197,6 +200,16 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 def sweep_main(args) -> int:
     from accelerate import Accelerator
     import torch
+
+    if args.combine:
+        from .reporting import summarize_sweep_files
+
+        summary = summarize_sweep_files(args.combine, Path(args.output_dir) / "summary.md",
+                                        max_accuracy_loss=args.max_accuracy_loss)
+        print(summary_markdown(summary), end="")
+        return 0
+    if not (args.model or args.default):
+        raise SystemExit("pass --model PATH or --default s5|s4d (or --combine sweep.json ...)")
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     path = resolve_model_argument(args)

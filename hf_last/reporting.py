@@ -263,6 +263,24 @@ def write_summary(tasks: dict[str, list[dict]], path, reference: str = "last",
     return summary
 
 
+def summarize_sweep_files(paths, output, reference: str = "last",
+                          max_accuracy_loss: float = MAX_ACCURACY_LOSS) -> dict:
+    """Table 1 across tasks from several ``sweep.json`` files (task names from their metadata, else the
+    parent folder's name); writes ``output`` (markdown, with the paper comparison) and ``output``.json."""
+    tasks = {}
+    for path in paths:
+        path = Path(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        meta = data.get("metadata", {}) if isinstance(data, dict) else {}
+        name = meta.get("task", path.parent.name)
+        if meta.get("model"):
+            name = f"{name} ({meta['model']})"
+        if name in tasks:
+            raise ValueError(f"two sweep files describe {name!r}; pass each task once")
+        tasks[name] = data["records"] if isinstance(data, dict) else data
+    return write_summary(tasks, output, reference, max_accuracy_loss)
+
+
 # ---- plots ------------------------------------------------------------------------------------------------
 def _pyplot():
     import matplotlib

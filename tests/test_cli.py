@@ -32,19 +32,12 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def model_args(tmp_path_factory):
-    """No arguments when the shipped S5 checkpoint is installed, else ``--model`` with a quickly trained one."""
+def model_args():
+    """The demo's default: the shipped S5 digits checkpoint (must be installed with the package)."""
     from hf_last.experiments import default_checkpoint
 
-    try:
-        default_checkpoint("s5")
-        return []
-    except FileNotFoundError:
-        from test_search import quick_digits_model
-
-        path = tmp_path_factory.mktemp("quick") / "s5-digits"
-        quick_digits_model("s5").save_pretrained(path)
-        return ["--model", str(path)]
+    default_checkpoint("s5")
+    return []
 
 
 def is_png(path) -> bool:
@@ -94,13 +87,12 @@ def test_demo_refuses_foreign_nonempty_dir(tmp_path, model_args, capsys):
 
 
 def test_sweep_subcommand(tmp_path, model_args, capsys):
-    args = ["--model", model_args[1]] if model_args else ["--default", "s5"]
     out = tmp_path / "sweep"
-    assert main(["sweep", *args, "--methods", "last,random", "--ratios", "0,0.5", "--output-dir", str(out)]) == 0
+    assert main(["sweep", "--default", "s5", "--methods", "last,random", "--ratios", "0,0.5", "--output-dir", str(out)]) == 0
     records = json.loads((out / "sweep.json").read_text())["records"]
     assert [(r["method"], r["requested_ratio"]) for r in records] == [("last", 0.0), ("last", 0.5), ("random", 0.0),
                                                                       ("random", 0.5)]
     assert (out / "summary.md").is_file() and is_png(out / "accuracy_vs_states.png")
     assert "protocol ratio" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["sweep", *args, "--methods", "nope", "--output-dir", str(out)])
+        main(["sweep", "--default", "s5", "--methods", "nope", "--output-dir", str(out)])

@@ -9,7 +9,6 @@ import torch
 pytest.importorskip("accelerate")
 pytest.importorskip("sklearn")
 
-import hf_last
 from hf_last import LASTPruner
 from hf_last.collate import collate_sequences
 from hf_last.data import load_task
@@ -33,37 +32,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def quick_digits_model(family: str = "s5"):
-    """A digits classifier trained for a few seconds (stand-in when no shipped checkpoint is installed)."""
-    config_class, model_class = {"s5": (hf_last.S5Config, hf_last.S5ForSequenceClassification),
-                                 "s4d": (hf_last.S4DConfig, hf_last.S4DForSequenceClassification)}[family]
-    train = load_task("digits")["train"][:]
-    x, y = torch.tensor(train["input_values"])[..., None], torch.tensor(train["label"])
-    torch.manual_seed(0)
-    model = model_class(config_class(hidden_size=32, num_hidden_layers=2, state_size=16, num_labels=10))
-    optimizer = torch.optim.AdamW(hf_last.param_groups(model, lr=1e-2, ssm_lr=3e-3, weight_decay=0.01))
-    for _ in range(8):
-        for batch in torch.randperm(len(x)).split(64):
-            loss = model(input_values=x[batch], labels=y[batch]).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return model.eval()
-
-
-def shipped_or_quick_model(family: str = "s5"):
-    from hf_last.experiments import default_checkpoint, load_model
-
-    try:
-        return load_model(default_checkpoint(family))
-    except FileNotFoundError:
-        return quick_digits_model(family)
-
-
 @pytest.fixture(scope="module")
 def model():
-    torch.set_num_threads(1)
-    return shipped_or_quick_model("s5")
+    """The shipped S5 digits checkpoint."""
+    from hf_last.experiments import default_checkpoint, load_model
+
+    return load_model(default_checkpoint("s5"))
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from hf_last.reporting import (
     protocol,
     protocol_ratio,
     read_records_json,
+    summarize_sweep_files,
     summarize,
     summary_markdown,
     write_records_csv,
@@ -204,6 +205,18 @@ def test_summary_averages_and_markdown(tmp_path):
     written = write_summary({"a": TASK_A, "b": TASK_B}, tmp_path / "summary.md")
     assert (tmp_path / "summary.md").read_text().startswith("## ")
     assert json.loads((tmp_path / "summary.json").read_text())["num_compressible"] == written["num_compressible"] == 1
+
+
+def test_summary_across_sweep_files(tmp_path):
+    write_records_json(TASK_A, tmp_path / "a" / "sweep.json", {"task": "a"})
+    write_records_json(TASK_C, tmp_path / "c" / "sweep.json", {"task": "c", "model": "m"})
+    write_records_json(TASK_B, tmp_path / "b" / "sweep.json")  # no metadata: the folder name
+    summary = summarize_sweep_files([tmp_path / n / "sweep.json" for n in "acb"], tmp_path / "table.md")
+    assert list(summary["tasks"]) == ["a", "c (m)", "b"]
+    assert summary["methods"]["last"]["avg_ratio"] == pytest.approx(0.2)
+    assert "Comparison with the paper" in (tmp_path / "table.md").read_text()
+    with pytest.raises(ValueError, match="two sweep files"):
+        summarize_sweep_files([tmp_path / "a" / "sweep.json"] * 2, tmp_path / "t2.md")
 
 
 def test_records_json_csv_round_trip(tmp_path):
