@@ -218,7 +218,7 @@ def bench_layer(name: str, mixer, args) -> dict:
 def time_recurrent_steps(mixer, batch: int, steps: int, repeats: int) -> dict:
     """Median time of one ``recurrent_step`` (no_grad, discrete system precomputed), from runs of ``steps`` steps."""
     with torch.no_grad():
-        system = mixer.discrete_system()
+        system = mixer.recurrent_system()
         state = mixer.init_state(batch, torch.float32, "cpu")
         inputs = torch.randn(steps, batch, mixer.hidden_size).unbind(0)
 

@@ -172,7 +172,7 @@ def bench_step(models: dict, args) -> dict:
         backbone = model.backbone
         mixers = [layer.mixer for layer in backbone.layers]
         with torch.no_grad():
-            systems = [m.discrete_system() for m in mixers]
+            systems = [m.recurrent_system() for m in mixers]
 
         def whole(b=backbone):
             state = b.init_recurrent_state(args.batch)

@@ -179,3 +179,28 @@ def test_trains_on_digits_well_above_chance(model_class, config_class):
     with torch.no_grad():
         accuracy = (model(input_values=x_test).logits.argmax(-1) == y_test).float().mean().item()
     assert accuracy > 0.7, accuracy  # chance is 0.1; held-out quarter of the data
+
+
+@pytest.mark.parametrize("model_class, config_class", [(S4DModel, S4DConfig), (S5Model, S5Config)])
+def test_streaming_sees_parameter_updates_despite_the_system_cache(model_class, config_class):
+    torch.manual_seed(0)
+    model = model_class(config_class(hidden_size=4, num_hidden_layers=1, state_size=4)).double().eval()
+    x = torch.randn(2, 1, 1, dtype=torch.float64)
+
+    def one_step():
+        with torch.no_grad():
+            return model.step(model.init_recurrent_state(2), input_values=x[:, 0])[0]
+
+    def parallel():
+        with torch.no_grad():
+            return model(input_values=x).last_hidden_state[:, 0]
+
+    torch.testing.assert_close(one_step(), parallel())
+    mixer = model.layers[0].mixer
+    with torch.no_grad():
+        for name in mixer.ssm_parameter_names:  # in-place update, as an optimiser step does
+            getattr(mixer, name).mul_(1.5)
+    torch.testing.assert_close(one_step(), parallel())
+    other = model_class(model.config).double()
+    model.load_state_dict(other.state_dict())
+    torch.testing.assert_close(one_step(), parallel())

@@ -48,7 +48,7 @@ class DiagonalSSMMixer(nn.Module):
             )
         if mode == "parallel":
             return self.parallel_forward(u, step_rescale, state, return_state)
-        system = self.discrete_system(step_rescale)
+        system = self.cached_recurrent_system(step_rescale)
         if state is None:
             state = self.init_state(u.shape[0], u.dtype, u.device)
         outputs = []
@@ -56,6 +56,23 @@ class DiagonalSSMMixer(nn.Module):
             y_t, state = self.recurrent_step(system, u_t, state)
             outputs.append(y_t)
         return torch.stack(outputs, dim=1), state
+
+    def recurrent_system(self, step_rescale: float = 1.0):
+        """What ``recurrent_step`` needs, computed once per sequence (by default the discrete system)."""
+        return self.discrete_system(step_rescale)
+
+    def cached_recurrent_system(self, step_rescale: float = 1.0):
+        """``recurrent_system``, reused across calls while no gradient is recorded and the parameters are
+        unchanged (same storage, same in-place version): streaming one step at a time then pays the
+        discretization once, not per step."""
+        if torch.is_grad_enabled():
+            return self.recurrent_system(step_rescale)
+        key = (float(step_rescale), tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters()))
+        cache = getattr(self, "_recurrent_system_cache", None)
+        if cache is None or cache[0] != key:
+            cache = (key, self.recurrent_system(step_rescale))
+            self._recurrent_system_cache = cache
+        return cache[1]
 
     @torch.no_grad()
     def modal_subsystems(self, step_rescale: float = 1.0) -> ModalSubsystems:

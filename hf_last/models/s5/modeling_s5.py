@@ -80,32 +80,43 @@ class S5Mixer(DiagonalSSMMixer):
         return Lambda_bar, gamma[:, None] * self.as_complex(self.B), self.as_complex(self.C), C_backward
 
     @staticmethod
-    def project_input(u: torch.Tensor, B_bar: torch.Tensor) -> torch.Tensor:
-        """B̄u for real u (..., H) as one real matmul: (..., H) @ (H, 2P) viewed as complex (..., P)."""
-        weight = torch.view_as_real(B_bar).permute(1, 0, 2).reshape(B_bar.shape[1], -1)
-        projected = u @ weight
-        return torch.view_as_complex(projected.unflatten(-1, (B_bar.shape[0], 2)))
+    def input_weight(B_bar: torch.Tensor) -> torch.Tensor:
+        """B̄ (P, H) as the real (H, 2P) matrix W with u @ W = [Re B̄u, Im B̄u] interleaved."""
+        return torch.view_as_real(B_bar).permute(1, 0, 2).reshape(B_bar.shape[1], -1)
 
-    def project_output(self, x: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    def output_weight(self, C: torch.Tensor) -> torch.Tensor:
+        """C̃ (H, P) as the real (2P, H) matrix W with [Re x, Im x] @ W = f·Re(C̃x)."""
+        return self.output_factor * torch.stack([C.real, -C.imag], dim=-1).flatten(-2).T
+
+    @staticmethod
+    def project_input(u: torch.Tensor, input_weight: torch.Tensor) -> torch.Tensor:
+        """B̄u for real u (..., H) as one real matmul, viewed as complex (..., P)."""
+        return torch.view_as_complex((u @ input_weight).unflatten(-1, (-1, 2)))
+
+    @staticmethod
+    def project_output(x: torch.Tensor, output_weight: torch.Tensor) -> torch.Tensor:
         """f·Re(C̃x) = f·(C_re x_re − C_im x_im) as one real matmul."""
-        weight = torch.stack([C.real, -C.imag], dim=-1).flatten(-2)  # (H, 2P)
-        return self.output_factor * (torch.view_as_real(x).flatten(-2) @ weight.T)
+        return torch.view_as_real(x).flatten(-2) @ output_weight
 
     def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
         Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
-        Bu = self.project_input(u, B_bar)
+        Bu = self.project_input(u, self.input_weight(B_bar))
         states = lti_scan_from(Lambda_bar, Bu, state)
-        y = self.project_output(states, C) + self.D * u
+        y = self.project_output(states, self.output_weight(C)) + self.D * u
         if C_backward is not None:
             backward_states = lti_scan(Lambda_bar, Bu.flip(1)).flip(1)
-            y = y + self.project_output(backward_states, C_backward)
+            y = y + self.project_output(backward_states, self.output_weight(C_backward))
         return y, (states[:, -1] if return_state else None)
 
-    def recurrent_step(self, system, u_t, state):
-        Lambda_bar, B_bar, C, _ = system
-        state = Lambda_bar * state + self.project_input(u_t, B_bar)
-        return self.project_output(state, C) + self.D * u_t, state
+    def recurrent_system(self, step_rescale: float = 1.0):
+        """(Λ̄, real input weight, real output weight): everything a step needs, built once."""
+        Lambda_bar, B_bar, C, _ = self.discrete_system(step_rescale)
+        return Lambda_bar, self.input_weight(B_bar), self.output_weight(C)
 
+    def recurrent_step(self, system, u_t, state):
+        Lambda_bar, input_weight, output_weight = system
+        state = Lambda_bar * state + self.project_input(u_t, input_weight)
+        return self.project_output(state, output_weight) + self.D * u_t, state
 
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """‖B̄_i‖² of row i of B̄ (P, H), or ‖C_i‖² of column i of C̃ (H, P)."""
