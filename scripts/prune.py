@@ -19,8 +19,14 @@ from hf_last.experiments import add_prune_arguments, prune_main  # noqa: E402
 
 
 def main(argv=None) -> int:
+    from hf_last.hub import HubPushError
+
     parser = add_prune_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    return prune_main(parser.parse_args(argv))
+    try:
+        return prune_main(parser.parse_args(argv))
+    except HubPushError as error:  # says whether anything landed; the local folder is kept
+        print(f"scripts/prune.py: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
