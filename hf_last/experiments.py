@@ -185,6 +185,10 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "into OUTPUT_DIR/summary.md")
     parser.add_argument("--task", default="digits", help="task of hf_last.data.TASKS (default: digits)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    parser.add_argument("--task-settings", type=json.loads, default={},
+                        help='JSON settings of the task builder, as used in training (e.g. \'{"max_length": 200}\')')
+    parser.add_argument("--max-samples", type=int,
+                        help="evaluate only the first N samples of the split (CPU-sized sweeps; say so when reporting)")
     parser.add_argument("--methods", type=_methods, help="comma-separated (default: every method)")
     parser.add_argument("--ratios", type=_ratio_list, default=list(DEFAULT_RATIOS),
                         help="comma-separated fractions (default: 0,0.1,...,1)")
@@ -214,13 +218,18 @@ def sweep_main(args) -> int:
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     path = resolve_model_argument(args)
     model = load_model(path, args.revision)
-    dataset, forward = load_split(args.task, args.split)
+    dataset, forward = load_split(args.task, args.split, **args.task_settings)
+    if args.max_samples is not None:
+        if args.max_samples < 1:
+            raise SystemExit(f"--max-samples must be positive, got {args.max_samples}")
+        dataset = dataset.select(range(min(args.max_samples, len(dataset))))
     if forward:
         raise SystemExit(f"split {args.split!r} needs forward arguments {forward}; the sweep does not support them")
     records, row = run_sweep(model, dataset, args.output_dir, task=args.task, methods=args.methods, ratios=args.ratios,
                              batch_size=args.batch_size, accelerator=accelerator,
                              max_accuracy_loss=args.max_accuracy_loss, pole_layer=args.pole_layer, seed=args.seed,
-                             metadata={"model": Path(path).name, "model_path": path, "split": args.split},
+                             metadata={"model": Path(path).name, "model_path": path, "split": args.split,
+                                       "task_settings": args.task_settings, "num_samples": len(dataset)},
                              progress=True)
     if accelerator.is_main_process:
         print(f"{len(records)} evaluations on {args.task}/{args.split} ({len(dataset)} samples, "
