@@ -249,11 +249,29 @@ def paper_comparison_markdown(summary: dict, label: str = "ours") -> str:
     return "\n".join(lines) + "\n"
 
 
+def loss_by_ratio_markdown(tasks: dict[str, list[dict]], ratios=(0.1, 0.2, 0.3, 0.5)) -> str:
+    """Supplement to the protocol table: every method's accuracy loss (%p) averaged over tasks at fixed
+    ratios. Shows the methods' ranking also where LAST's protocol ratio is 0 (non-compressible tasks)."""
+    methods = ordered_methods({r["method"] for records in tasks.values() for r in records})
+    lines = ["## Accuracy loss at fixed ratios (supplement)", "",
+             f"Average over {len(tasks)} task(s) of base − pruned accuracy, %p; lower is better.", "",
+             "| method | " + " | ".join(f"r = {_pct(r, 0)} %" for r in ratios) + " |",
+             "|---|" + "---|" * len(ratios)]
+    for method in methods:
+        cells = []
+        for ratio in ratios:
+            found = [record_at(records, method, ratio) for records in tasks.values()]
+            losses = [r["accuracy_loss"] for r in found if r is not None]
+            cells.append(_pct(sum(losses) / len(losses)) if len(losses) == len(tasks) else "–")
+        lines.append(f"| {method_label(method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_summary(tasks: dict[str, list[dict]], path, reference: str = "last",
                   max_accuracy_loss: float = MAX_ACCURACY_LOSS, compare_with_paper: bool = True) -> dict:
     """Write the summary markdown (and the paper comparison) to ``path``; ``path`` with ``.json`` holds the data."""
     summary = summarize(tasks, reference, max_accuracy_loss)
-    text = summary_markdown(summary)
+    text = summary_markdown(summary) + "\n" + loss_by_ratio_markdown(tasks)
     if compare_with_paper:
         text += "\n" + paper_comparison_markdown(summary)
     path = Path(path)

@@ -241,3 +241,15 @@ def test_plots_are_written(tmp_path):
     assert png(plot_poles(s4d, LASTPruner(s4d).prune(0.6), tmp_path / "poles_s4d.png"))  # every channel's modes
     with pytest.raises(IndexError):
         plot_poles(s4d, s4d, tmp_path / "bad.png", layer=5)
+
+
+def test_loss_by_ratio_table_averages_over_tasks():
+    from hf_last.reporting import loss_by_ratio_markdown
+
+    def records(offset):
+        return [{"method": m, "requested_ratio": r, "accuracy_loss": loss + offset}
+                for m, r, loss in [("last", 0.1, 0.01), ("last", 0.2, 0.03), ("random", 0.1, 0.2)]]
+
+    table = loss_by_ratio_markdown({"a": records(0.0), "b": records(0.02)}, ratios=(0.1, 0.2))
+    assert "| LAST | 2.00 | 4.00 |" in table  # (1 + 3) / 2 and (3 + 5) / 2 %p
+    assert "| Random | 21.00 | – |" in table  # missing at r = 0.2: no average over a partial set
