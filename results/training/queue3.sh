@@ -19,3 +19,5 @@ wait_for() { while kill -0 "$1" 2>/dev/null; do sleep 10; done; }
   $R s5-psfashion-10k  --family s5 $PSF --blocks 4 --epochs 2
 ) > results/training/lane3_s5.log 2>&1 &
 wait
+# Added after queue3's lanes: a longer S4D speech run (started by hand while s5-psfashion-10k ran):
+#   results/training/run.sh s4d-speech-5ep --family s4d $SPEECH --epochs 5
