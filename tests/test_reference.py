@@ -260,6 +260,21 @@ def test_mixer_matches_reference(name, factory, kwargs, discretization, step_res
             assert_close(np64(y_rec) - D_u, expected - D_u, f"{name} layer {layer_idx} recurrent (SSM part)")
 
 
+def as_layer_state(mixer, packed: np.ndarray) -> torch.Tensor:
+    """A state given per stored mode (B, M) in the layer's own layout (S4D: the (B, H, max modes) grid)."""
+    state = torch.from_numpy(packed)
+    return mixer.to_channel_grid(state) if hasattr(mixer, "to_channel_grid") else state
+
+
+def packed_state(mixer, state: torch.Tensor) -> torch.Tensor:
+    """The layer's state as one entry per stored mode (B, M); S4D grids hold zeros in their gaps."""
+    if not hasattr(mixer, "to_channel_grid"):
+        return state
+    packed = mixer.from_channel_grid(state)
+    assert torch.equal(mixer.to_channel_grid(packed), state), "the gaps of the S4D state grid must stay zero"
+    return packed
+
+
 @pytest.mark.parametrize("name, factory, kwargs", UNIDIRECTIONAL, ids=ids(UNIDIRECTIONAL))
 @pytest.mark.parametrize("discretization", ["zoh", "bilinear"])
 def test_mixer_state_continuation_matches_reference(name, factory, kwargs, discretization):
@@ -276,14 +291,16 @@ def test_mixer_state_continuation_matches_reference(name, factory, kwargs, discr
         expected, final = reference_mixer(model, layer_idx, u, step_rescale, x0=x0)
         with torch.no_grad():
             for mode in ("parallel", "recurrent"):
-                y, state = mixer(torch.from_numpy(u), step_rescale=step_rescale, state=torch.from_numpy(x0),
+                y, state = mixer(torch.from_numpy(u), step_rescale=step_rescale, state=as_layer_state(mixer, x0),
                                  return_state=True, mode=mode)
                 assert_close(y, expected, f"{name} layer {layer_idx} {mode} from x0")
+                state = packed_state(mixer, state)
                 assert state.shape == (2, n) and state.dtype == torch.complex128
                 assert_close(torch.view_as_real(state), np.stack([final.real, final.imag], -1),
                              f"{name} layer {layer_idx} {mode} final state")
             _, zero_final = reference_mixer(model, layer_idx, u, step_rescale)
             _, state = mixer(torch.from_numpy(u), step_rescale=step_rescale, return_state=True, mode="parallel")
+            state = packed_state(mixer, state)
             assert_close(torch.view_as_real(state), np.stack([zero_final.real, zero_final.imag], -1),
                          f"{name} layer {layer_idx} parallel final state from zero")
 

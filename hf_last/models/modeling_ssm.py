@@ -170,7 +170,8 @@ class SSMModelOutput(ModelOutput):
     Args:
         last_hidden_state: (B, L, H) output of the last block.
         recurrent_state: per-layer complex states after the last step (with ``return_state=True``);
-            pass them back as ``recurrent_state`` to continue the stream.
+            pass them back as ``recurrent_state`` to continue the stream. S5: (B, modes); S4D: the
+            (B, H, max modes per channel) grid, zeros in the gaps of ragged layers.
         hidden_states: the encoder output and every block's output (with ``output_hidden_states=True``).
     """
 

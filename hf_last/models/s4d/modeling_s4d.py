@@ -89,7 +89,10 @@ class S4DMixer(DiagonalSSMMixer):
         init.copy_(self.log_dt, self.log_uniform_steps(self.hidden_size))
 
     def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
-        return torch.zeros(batch_size, self.num_modes, dtype=self.complex_dtype(dtype), device=device)
+        """Zero state on the channel grid (B, H, max modes): a step is then a few dense elementwise ops for
+        uniform and ragged layers alike (gaps hold zeros and stay zero). ``from_channel_grid`` packs it."""
+        shape = (batch_size, self.hidden_size, self.max_modes)
+        return torch.zeros(shape, dtype=self.complex_dtype(dtype), device=device)
 
     def continuous_poles(self) -> torch.Tensor:
         """λ = −exp(log_A_real) + i·A_imag for every stored mode (M,)."""
@@ -141,32 +144,27 @@ class S4DMixer(DiagonalSSMMixer):
         y = fft_convolution(u, self.kernel(length, step_rescale)) + self.D * u
         if state is None and not return_state:
             return y, None
-        Lambda = self.continuous_poles()
-        step = self.steps(step_rescale)
-        Lambda_bar, gamma = discretize(Lambda, step, self.discretization)
-        log_poles = log_discrete_poles(Lambda, step, self.discretization)
+        Lambda_bar, B_bar, C = self.recurrent_system(step_rescale)
+        log_poles = self.to_channel_grid(log_discrete_poles(self.continuous_poles(), self.steps(step_rescale),
+                                                            self.discretization))
         if state is not None:  # zero-input response of the initial state: f·Re Σ C Λ̄^(k+1) x[−1]
-            coefficients = self.output_factor * self.as_complex(self.C) * Lambda_bar * state
-            free = vandermonde_kernel(self.to_channel_grid(coefficients), self.to_channel_grid(log_poles), length)
+            free = vandermonde_kernel(self.output_factor * C * Lambda_bar * state, log_poles, length)
             y = y + free.transpose(1, 2)
         # x[L−1] = Λ̄^L x[−1] + B̄ Σ_d Λ̄^d u[L−1−d]
-        input_sums = self.from_channel_grid(reversed_power_sums(self.to_channel_grid(log_poles), u))
-        final = gamma * self.as_complex(self.B) * input_sums
+        final = B_bar * reversed_power_sums(log_poles, u)
         if state is not None:
             final = final + torch.exp(log_poles * length) * state
         return y, final
 
+    def recurrent_system(self, step_rescale: float = 1.0):
+        """(Λ̄, B̄, C) on the (H, max modes) channel grid; gaps of ragged layers hold zeros."""
+        Lambda_bar, B_bar, C, _ = self.discrete_system(step_rescale)
+        return self.to_channel_grid(Lambda_bar), self.to_channel_grid(B_bar), self.to_channel_grid(C)
+
     def recurrent_step(self, system, u_t, state):
-        Lambda_bar, B_bar, C, _ = system
-        if self.uniform:  # (..., H, M) views: no gather/scatter per step
-            grid = self.to_channel_grid
-            x = grid(Lambda_bar) * grid(state) + grid(B_bar) * u_t[..., None]
-            y = (grid(C) * x).real.sum(-1)
-            return self.output_factor * y + self.D * u_t, x.flatten(-2)
-        state = Lambda_bar * state + B_bar * u_t[:, self.mode_channel]
-        readout = (C * state).real
-        y = u_t.new_zeros(u_t.shape).index_add_(1, self.mode_channel, readout)
-        return self.output_factor * y + self.D * u_t, state
+        Lambda_bar, B_bar, C = system
+        state = Lambda_bar * state + B_bar * u_t[..., None]
+        return self.output_factor * (C * state).real.sum(-1) + self.D * u_t, state
 
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """|b̄_n|² or |c_n|²: every S4D mode is a SISO system, its B̄ and C are scalars."""
