@@ -73,6 +73,12 @@ def load_split(task: str, split: str = "test", **settings):
     return data[split], dict(TASKS[task].eval_splits.get(split, {}))
 
 
+def checkpoint_name(path) -> str:
+    """A readable name for a checkpoint: its folder, or the run folder above ``best``/``last``."""
+    path = Path(path)
+    return path.parent.name if path.name in ("best", "last") and path.parent.name else path.name
+
+
 def pad_token_id(model) -> int:
     return getattr(getattr(model, "config", None), "pad_token_id", None) or 0
 
@@ -228,7 +234,7 @@ def sweep_main(args) -> int:
     records, row = run_sweep(model, dataset, args.output_dir, task=args.task, methods=args.methods, ratios=args.ratios,
                              batch_size=args.batch_size, accelerator=accelerator,
                              max_accuracy_loss=args.max_accuracy_loss, pole_layer=args.pole_layer, seed=args.seed,
-                             metadata={"model": Path(path).name, "model_path": path, "split": args.split,
+                             metadata={"model": checkpoint_name(path), "model_path": path, "split": args.split,
                                        "task_settings": args.task_settings, "num_samples": len(dataset)},
                              progress=True)
     if accelerator.is_main_process:
