@@ -8,6 +8,7 @@ solved recursively, and the even positions are filled in. O(L) work, O(log L) de
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def lti_scan(Lambda_bar: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -17,8 +18,10 @@ def lti_scan(Lambda_bar: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return b
     pairs = length // 2
     b_even, b_odd = b[:, 0 : 2 * pairs : 2], b[:, 1 : 2 * pairs : 2]
-    x_odd = lti_scan(Lambda_bar * Lambda_bar, Lambda_bar * b_even + b_odd)  # x[1], x[3], ...
-    x_even = torch.cat([b[:, :1], Lambda_bar * x_odd[:, : (length - 1) // 2] + b[:, 2::2]], dim=1)
+    x_odd = lti_scan(Lambda_bar * Lambda_bar, torch.addcmul(b_odd, Lambda_bar, b_even))  # x[1], x[3], ...
+    # x[2i] = Λ̄ x[2i−1] + b[2i], with x[−1] = 0 shifted in front of the odd states
+    previous = F.pad(x_odd, (0, 0, 1, 0))[:, : (length + 1) // 2]
+    x_even = torch.addcmul(b[:, 0::2], Lambda_bar, previous)
     interleaved = torch.stack([x_even[:, :pairs], x_odd], dim=2).flatten(1, 2)
     if length % 2:
         interleaved = torch.cat([interleaved, x_even[:, pairs:]], dim=1)
