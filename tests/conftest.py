@@ -13,3 +13,12 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def reset_accelerate():
+    """Forget any Accelerator made in this process: a forked debug_launcher child would inherit it and hang.
+    Tests import it with ``from conftest import reset_accelerate``."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()

@@ -5,29 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 pytest.importorskip("accelerate")
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
+from conftest import reset_accelerate  # noqa: E402
 from hf_last.cli import main
 from hf_last.experiments import DEMO_MARKER, check_output_dir
 
 
-def reset_accelerate():
-    from accelerate.state import AcceleratorState, PartialState
-
-    AcceleratorState._reset_state(True)
-    PartialState._reset_state()
-
-
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def forget_accelerate():
     yield
-    torch.set_num_threads(threads)
     reset_accelerate()
 
 

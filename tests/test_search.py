@@ -9,27 +9,13 @@ import torch
 pytest.importorskip("accelerate")
 pytest.importorskip("sklearn")
 
+from conftest import reset_accelerate  # noqa: E402
 from hf_last import LASTPruner
 from hf_last.collate import collate_sequences
 from hf_last.data import load_task
 
 TOLERANCE = 0.01
 BATCH = 64
-
-
-def reset_accelerate():
-    from accelerate.state import AcceleratorState, PartialState
-
-    AcceleratorState._reset_state(True)
-    PartialState._reset_state()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import torch
 pytest.importorskip("accelerate")
 pytest.importorskip("matplotlib")
 
+from conftest import reset_accelerate  # noqa: E402
 from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 from hf_last.experiments import run_sweep
 from hf_last.evaluation import evaluate_accuracy, predict, sweep
@@ -35,22 +36,6 @@ from hf_last.reporting import (
 METHODS = ["last", "uniform_magnitude", "random"]
 RATIOS = (0.0, 0.3, 0.7, 1.0)
 BATCH = 32  # the odd-sized split (269 = 8 * 32 + 13) ends on a partial batch
-
-
-def reset_accelerate():
-    """Forget any Accelerator made in this process: a forked debug_launcher child would inherit it and hang."""
-    from accelerate.state import AcceleratorState, PartialState
-
-    AcceleratorState._reset_state(True)
-    PartialState._reset_state()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
