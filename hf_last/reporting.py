@@ -300,6 +300,18 @@ def summarize_sweep_files(paths, output, reference: str = "last",
 
 
 # ---- plots ------------------------------------------------------------------------------------------------
+def _save_figure(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; returns the PNG's path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _pyplot():
     import matplotlib
 
@@ -339,12 +351,7 @@ def plot_accuracy_vs_states(records: list[dict], path, title: str | None = None,
     ax.legend(fontsize=7, loc="lower left")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def plot_states_per_layer(records: list[dict], path, method: str = "last", ratios=(0.2, 0.4, 0.6, 0.8),
@@ -378,12 +385,7 @@ def plot_states_per_layer(records: list[dict], path, method: str = "last", ratio
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def layer_poles(model, layer: int = 0):
@@ -437,10 +439,5 @@ def plot_poles(dense_model, pruned_model, path, layer: int = 0, title: str | Non
             ax.set_aspect("equal")
             ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(title or f"layer {layer}: discrete poles before / after pruning", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
