@@ -6,7 +6,8 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-DISCRETIZATIONS = ("zoh", "bilinear")
+from ..ssm.discretization import DISCRETIZATIONS
+
 NORM_TYPES = ("layer", "batch")
 ACTIVATIONS = ("gelu", "glu", "half_glu1", "half_glu2")
 POOLINGS = ("mean", "last")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from transformers import PreTrainedConfig
 
+from ...ssm.initialization import S4D_INITS
 from ..configuration_ssm import DiagonalSSMConfig, _require, _require_choice
 
-S4D_INITS = ("legs", "lin", "inv")
 
 
 class S4DConfig(DiagonalSSMConfig):

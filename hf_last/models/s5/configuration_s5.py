@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
+from ...ssm.initialization import S5_C_INITS
 from ..configuration_ssm import DiagonalSSMConfig, _require, _require_choice, _require_positive_int
-
-S5_C_INITS = ("trunc_standard_normal", "lecun_normal", "complex_normal")
 
 
 class S5Config(DiagonalSSMConfig):
