@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import platform
@@ -37,6 +36,8 @@ from hf_last import S4DConfig, S4DModel, S5Config, S5Model
 from hf_last.ssm.discretization import discretize, log_discrete_poles
 from hf_last.ssm.kernels import vandermonde_kernel, vandermonde_kernel_naive
 from hf_last.ssm.scan import lti_scan, sequential_scan
+
+from report_files import write_report  # benchmarks/ is on sys.path when a script runs from it
 
 KERNEL_TARGET = 5.0  # blocked vs naive Vandermonde kernel
 SCAN_TARGET = 2.0  # lti_scan vs sequential_scan, forward+backward
@@ -434,11 +435,7 @@ def main(argv=None) -> dict:
     print("layers done", flush=True)
     report["step_scaling"] = bench_step_scaling(args)
     report["environment"]["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (args.output_dir / f"{args.name}.md").write_text(text)
-    print(text)
+    write_report(report, args.output_dir, args.name, markdown(report))
     return report
 
 

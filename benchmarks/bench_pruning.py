@@ -65,6 +65,8 @@ import torch
 
 from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 
+from report_files import write_report  # benchmarks/ is on sys.path when a script runs from it
+
 RATIOS = (0.0, 0.33, 0.5, 0.8)
 PARALLEL_TARGET = 1.6  # S5 pruned 50 % vs dense, parallel forward
 STEP_TARGET = 1.6  # S5 pruned 50 % vs dense, per recurrent step
@@ -554,11 +556,7 @@ def main(argv=None) -> dict | None:
         report["targets"] = targets(report)
     else:
         report["targets"] = []
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (args.output_dir / f"{args.name}.md").write_text(text)
-    print(text)
+    write_report(report, args.output_dir, args.name, markdown(report))
     return report
 
 

@@ -8,7 +8,6 @@ from ...ssm.initialization import S4D_INITS
 from ..configuration_ssm import DiagonalSSMConfig, _require, _require_choice
 
 
-
 class S4DConfig(DiagonalSSMConfig):
     r"""Configuration of an S4D model: ``hidden_size`` independent SISO systems per layer.
 
