@@ -33,11 +33,6 @@ def normal_hippo_legs(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Lambda, V, V.conj().T @ B
 
 
-def conjugate_half(n_states: int, conj_sym: bool) -> int:
-    """Number of stored complex modes for ``n_states`` states (a conjugate pair counts two states)."""
-    return n_states // 2 if conj_sym else n_states
-
-
 def s4d_poles(n_states: int, method: str, conj_sym: bool) -> tuple[np.ndarray, np.ndarray]:
     """Poles Λ and input vector B of one S4D channel with ``n_states`` states.
 
