@@ -204,3 +204,26 @@ def test_streaming_sees_parameter_updates_despite_the_system_cache(model_class, 
     other = model_class(model.config).double()
     model.load_state_dict(other.state_dict())
     torch.testing.assert_close(one_step(), parallel())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_over_rows_equals_batch_norm_over_the_channel_axis(training):
+    """SequenceNorm normalises (B·L, H) rows; nn.BatchNorm1d on the (B, H, L) layout is the reference."""
+    from hf_last.models.modeling_ssm import SequenceNorm
+
+    torch.manual_seed(0)
+    norm = SequenceNorm(S5Config(hidden_size=6, norm_type="batch"))
+    reference = torch.nn.BatchNorm1d(6)
+    with torch.no_grad():
+        for module in (norm.norm, reference):
+            module.weight.copy_(torch.linspace(0.5, 2.0, 6))
+            module.bias.copy_(torch.linspace(-1.0, 1.0, 6))
+            module.running_mean.copy_(torch.linspace(-0.3, 0.3, 6))
+            module.running_var.copy_(torch.linspace(0.5, 1.5, 6))
+    norm.train(training)
+    reference.train(training)
+    x = torch.randn(3, 11, 6) * 2 + 1
+    expected = reference(x.transpose(1, 2)).transpose(1, 2)
+    torch.testing.assert_close(norm(x), expected)
+    torch.testing.assert_close(norm.norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(norm.norm.running_var, reference.running_var)

@@ -141,7 +141,7 @@ class S4DMixer(DiagonalSSMMixer):
 
     def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
         length = u.shape[1]
-        y = fft_convolution(u, self.kernel(length, step_rescale)) + self.D * u
+        y = torch.addcmul(fft_convolution(u, self.kernel(length, step_rescale)), self.D, u)
         if state is None and not return_state:
             return y, None
         Lambda_bar, B_bar, C = self.recurrent_system(step_rescale)

@@ -102,7 +102,7 @@ class S5Mixer(DiagonalSSMMixer):
         Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
         Bu = self.project_input(u, self.input_weight(B_bar))
         states = lti_scan_from(Lambda_bar, Bu, state)
-        y = self.project_output(states, self.output_weight(C)) + self.D * u
+        y = self.project_output(states, self.output_weight(C)).addcmul_(self.D, u)  # + Du, in place on the fresh matmul output
         if C_backward is not None:
             backward_states = lti_scan(Lambda_bar, Bu.flip(1)).flip(1)
             y = y + self.project_output(backward_states, self.output_weight(C_backward))
