@@ -227,3 +227,27 @@ def test_batch_norm_over_rows_equals_batch_norm_over_the_channel_axis(training):
     torch.testing.assert_close(norm(x), expected)
     torch.testing.assert_close(norm.norm.running_mean, reference.running_mean)
     torch.testing.assert_close(norm.norm.running_var, reference.running_var)
+
+
+@pytest.mark.parametrize("norm_type, prenorm", [("batch", True), ("layer", False)])
+@pytest.mark.parametrize("activation", ["gelu", "glu", "half_glu1", "half_glu2"])
+@pytest.mark.parametrize("config_class, model_class", [(S5Config, S5Model), (S4DConfig, S4DModel)])
+def test_streaming_steps_equal_the_parallel_forward_for_every_block(config_class, model_class, norm_type, prenorm, activation):
+    """``step`` (SSMBlock.step, no sequence axis) against the parallel forward, for every norm/activation."""
+    torch.manual_seed(0)
+    config = config_class(hidden_size=6, num_hidden_layers=2, state_size=4, input_size=2, norm_type=norm_type,
+                          prenorm=prenorm, activation=activation)
+    model = model_class(config).double().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):  # non-trivial running statistics
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+        x = torch.randn(3, 7, 2, dtype=torch.float64)
+        expected = model(input_values=x).last_hidden_state
+        state = model.init_recurrent_state(3)
+        steps = []
+        for t in range(x.shape[1]):
+            hidden, state = model.step(state, input_values=x[:, t])
+            steps.append(hidden)
+    torch.testing.assert_close(torch.stack(steps, 1), expected)

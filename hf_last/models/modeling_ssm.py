@@ -67,7 +67,8 @@ class DiagonalSSMMixer(nn.Module):
         discretization once, not per step."""
         if torch.is_grad_enabled():
             return self.recurrent_system(step_rescale)
-        key = (float(step_rescale), tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters()))
+        # the mixer's own parameters (it has no submodules): cheaper than self.parameters() on every step
+        key = (float(step_rescale), tuple((p.data_ptr(), p._version, p.dtype) for p in self._parameters.values() if p is not None))
         cache = getattr(self, "_recurrent_system_cache", None)
         if cache is None or cache[0] != key:
             cache = (key, self.recurrent_system(step_rescale))
@@ -141,7 +142,7 @@ class SSMBlock(GradientCheckpointingLayer):
         self.dropout = nn.Dropout(config.dropout)
 
     def mix_channels(self, y):
-        activated = self.dropout(F.gelu(y))
+        activated = self.drop(F.gelu(y))
         if self.activation == "glu":
             out = F.glu(self.output_linear(activated), dim=-1)
         elif self.activation == "half_glu1":
@@ -150,7 +151,21 @@ class SSMBlock(GradientCheckpointingLayer):
             out = y * torch.sigmoid(self.output_linear(activated))
         else:
             out = self.output_linear(activated)
-        return self.dropout(out)
+        return self.drop(out)
+
+    def drop(self, x):
+        """Dropout, skipped outright when it is the identity (eval or p=0): a step is latency-bound."""
+        return self.dropout(x) if self.training and self.dropout.p > 0 else x
+
+    def step(self, hidden, state, system):
+        """One time step on (B, H): the same block as ``forward`` without the sequence axis, for streaming.
+
+        ``system`` is the mixer's ``cached_recurrent_system``; ``state`` its recurrent state.
+        """
+        x = self.norm(hidden) if self.prenorm else hidden
+        y, state = self.mixer.recurrent_step(system, x, state)
+        out = self.mix_channels(y).add_(hidden)
+        return (out if self.prenorm else self.norm(out)), state
 
     def forward(self, hidden_states, mask=None, step_rescale: float = 1.0, state=None, return_state=False, mode="parallel"):
         residual = hidden_states
@@ -298,13 +313,23 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
     def step(self, recurrent_state, input_ids=None, input_values=None, inputs_embeds=None, step_rescale=None):
         """Advance every layer by one time step. Inputs have no length axis: (B,), (B, input_size) or (B, H).
 
-        Returns (hidden state of this step (B, H), new recurrent state).
+        Returns (hidden state of this step (B, H), new recurrent state). The same computation as
+        ``forward(..., mode="recurrent")`` on a length-1 sequence, through ``SSMBlock.step``: no sequence
+        axis, no output object, the discrete systems reused from the cache (streaming latency).
         """
+        if len(recurrent_state) != len(self.layers):
+            raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+        if self.config.bidirectional:
+            raise ValueError("A bidirectional model reads future inputs, so it cannot be streamed step by step; "
+                             "use forward(mode='parallel') or a model with bidirectional=False.")
         unsqueeze = (lambda x: None if x is None else x[:, None])
-        output = self(input_ids=unsqueeze(input_ids), input_values=unsqueeze(input_values),
-                      inputs_embeds=unsqueeze(inputs_embeds), step_rescale=step_rescale,
-                      recurrent_state=recurrent_state, return_state=True, mode="recurrent", return_dict=True)
-        return output.last_hidden_state[:, 0], output.recurrent_state
+        hidden = self.embed(unsqueeze(input_ids), unsqueeze(input_values), unsqueeze(inputs_embeds))[:, 0]
+        step_rescale = self.config.step_rescale if step_rescale is None else step_rescale
+        new_states = []
+        for layer, state in zip(self.layers, recurrent_state):
+            hidden, state = layer.step(hidden, state, layer.mixer.cached_recurrent_system(step_rescale))
+            new_states.append(state)
+        return hidden, new_states
 
 
 def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
