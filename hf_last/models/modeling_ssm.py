@@ -26,7 +26,7 @@ class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
     Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``,
-    ``parallel_forward``, ``recurrent_step`` and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    ``parallel_forward``, ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
@@ -51,6 +51,10 @@ class DiagonalSSMMixer(nn.Module):
         system = self.cached_recurrent_system(step_rescale)
         if state is None:
             state = self.init_state(u.shape[0], u.dtype, u.device)
+        return self.recurrent_forward(system, u, state)
+
+    def recurrent_forward(self, system, u, state):
+        """Recurrent mode over a (B, L, H) input: ``recurrent_step`` once per time step. Returns (y, last state)."""
         outputs = []
         for u_t in u.unbind(1):
             y_t, state = self.recurrent_step(system, u_t, state)

@@ -118,6 +118,17 @@ class S5Mixer(DiagonalSSMMixer):
         state = Lambda_bar * state + self.project_input(u_t, input_weight)
         return self.project_output(state, output_weight) + self.D * u_t, state
 
+    def recurrent_forward(self, system, u, state):
+        """Recurrent mode over (B, L, H): B̄u and the output map as one matmul each over all steps, the
+        recurrence x[k] = Λ̄x[k−1] + B̄u[k] one step at a time (the same arithmetic as ``recurrent_step``)."""
+        Lambda_bar, input_weight, output_weight = system
+        states = []
+        for b_t in self.project_input(u, input_weight).unbind(1):
+            state = torch.addcmul(b_t, Lambda_bar, state)
+            states.append(state)
+        y = self.project_output(torch.stack(states, dim=1), output_weight).addcmul_(self.D, u)
+        return y, state
+
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """‖B̄_i‖² of row i of B̄ (P, H), or ‖C_i‖² of column i of C̃ (H, P)."""
         return (values.abs() ** 2).sum(dim=1 if kind == "input" else 0)
