@@ -219,7 +219,7 @@ def bench_step(models: dict, args) -> dict:
         fns[(ratio, "mixers")] = mixers_alone
         fns[(ratio, "mixers_precomputed")] = mixers_precomputed
         fns[(ratio, "block_rest")] = block_rest
-        if isinstance(systems[0], tuple) and len(systems[0]) == 3 and systems[0][1].dim() == 2:  # S5: real weights
+        if hasattr(mixers[0], "input_weight"):  # S5: the system holds real (H, 2P) / (2P, H) weights
             weights = [(sy[1], sy[2], layer.output_linear.weight, layer.output_linear.bias)
                        for sy, layer in zip(systems, backbone.layers)]
             fns[(ratio, "matmuls_only")] = (lambda ws=weights: step_matmuls(ws, u, args))
