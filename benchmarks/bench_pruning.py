@@ -25,7 +25,9 @@ in one round, rotating the order every round, so load from other processes hits 
 - step: ``model.backbone.step(state, input_values=x[:, t])`` for ``--steps`` steps from the zero state
   (streaming, one token of each of the B sequences per call), reported per step; plus the six
   ``mixer.recurrent_step`` calls alone with the cached discrete system (as ``step`` runs them), and with the
-  system precomputed (without the cache lookup).
+  system precomputed (without the cache lookup); the rest of the blocks in a step and, for S5, the step's
+  matrix products alone (what pruning could at most gain per step); and the S5 step of dense vs 50 % at
+  larger batches (``--step-batches``).
 - peak memory: one fresh subprocess per model (``--memory-worker``), started with
   ``MALLOC_MMAP_THRESHOLD_=65536`` so that every tensor above 64 KiB is its own mmap and goes back to the OS
   when freed (glibc otherwise keeps freed heap pages resident and adapts the threshold, so RSS would show the
@@ -227,6 +229,28 @@ def bench_step(models: dict, args) -> dict:
     return collect(raw, models, scale=1e6 / args.steps)  # µs per step
 
 
+def bench_step_batches(models: dict, args) -> dict:
+    """Streaming ``backbone.step`` of the dense and the 50 % model at several batch sizes (µs per step)."""
+    pair = {ratio: models[ratio] for ratio in (0.0, TARGET_RATIO)}
+    out = {}
+    for batch in args.step_batches:
+        x = torch.randn(batch, args.batch_steps, 1)
+
+        def stream(b, x=x, batch=batch):
+            state = b.init_recurrent_state(batch)
+            for t in range(x.shape[1]):
+                _, state = b.step(state, input_values=x[:, t])
+
+        raw = time_rounds({label(ratio): (lambda m=model: stream(m.backbone)) for ratio, model in pair.items()},
+                          args.batch_repeats)
+        dense, pruned = raw[label(0.0)]["wall"], raw[label(TARGET_RATIO)]["wall"]
+        out[batch] = {"dense_us": 1e6 * statistics.median(dense) / args.batch_steps,
+                      "pruned_us": 1e6 * statistics.median(pruned) / args.batch_steps,
+                      "speedup": statistics.median(dense) / statistics.median(pruned),
+                      "speedup_paired": paired_ratio(dense, pruned)}
+    return out
+
+
 def step_matmuls(weights, u, args) -> None:
     """Only the matrix products of S5 streaming steps: B̄u, the output map and the block's output linear of
     every layer, on (B, ·) operands; everything else (state update, norm, GELU, gates, residual, dispatch
@@ -383,10 +407,15 @@ def environment(args) -> dict:
         "setting": {"batch": args.batch, "length": args.length, "hidden": args.hidden, "layers": args.layers,
                     "s5_state_size": 256, "s5_blocks": args.blocks, "s4d_state_size": 64, "steps": args.steps,
                     "block": args.block, "block_config": BLOCKS[args.block],
+                    "step_batches": args.step_batches, "batch_steps": args.batch_steps, "batch_repeats": args.batch_repeats,
                     "repeats": args.repeats, "recurrent_repeats": args.recurrent_repeats, "step_repeats": args.step_repeats, "prune_repeats": args.prune_repeats,
                     "memory_repeats": args.memory_repeats, "seed": args.seed},
         "load_average": {},
     }
+
+
+def s_steps(report: dict) -> int:
+    return report["environment"]["setting"]["batch_steps"]
 
 
 def env_batch(report: dict) -> int:
@@ -540,6 +569,14 @@ def markdown(report: dict) -> str:
                          f" dense {mm_dense:.0f} µs, {key} {mm_pruned:.0f} µs = {mm_dense / mm_pruned:.2f}x; at B={env_batch(report)}"
                          " the output linear, whose cost does not depend on the states, and the small-matrix"
                          " efficiency of the pruned products bound the step speed-up even with zero overhead.")
+    if "S5" in report["families"] and "step_batches" in report["families"]["S5"]:
+        key = label(TARGET_RATIO)
+        lines += ["", f"S5 streaming step, dense vs {key}, by batch size ({s_steps(report)} steps from the zero state,"
+                  f" {report['environment']['setting']['batch_repeats']} interleaved rounds): the larger the batch, the"
+                  " more of a step is matrix products and state updates, whose cost falls with the states.", "",
+                  f"| batch | dense µs/step | {key} µs/step | speed-up (paired) |", "|---:|---:|---:|---:|"]
+        for batch, r in report["families"]["S5"]["step_batches"].items():
+            lines.append(f"| {batch} | {r['dense_us']:.0f} | {r['pruned_us']:.0f} | {r['speedup']:.2f}x ({r['speedup_paired']:.2f}x) |")
     lines += ["", "## Noise and sanity", ""]
     for family, data in report["families"].items():
         cpu = [data[kind][key][part]["cpu_over_wall_median"] for kind in ("parallel", "recurrent", "step")
@@ -572,6 +609,10 @@ def parse_args(argv=None):
     parser.add_argument("--step-repeats", type=int, default=20, help="interleaved rounds of --steps recurrent steps")
     parser.add_argument("--steps", type=int, default=64, help="recurrent steps per timed call")
     parser.add_argument("--prune-repeats", type=int, default=15)
+    parser.add_argument("--step-batches", type=lambda text: [int(v) for v in text.split(",")], default=[8, 64, 256, 1024],
+                        help="batch sizes of the S5 step-vs-batch table (comma-separated)")
+    parser.add_argument("--batch-steps", type=int, default=32, help="steps per timed call in the step-vs-batch table")
+    parser.add_argument("--batch-repeats", type=int, default=10, help="interleaved rounds in the step-vs-batch table")
     parser.add_argument("--memory-repeats", type=int, default=3, help="measured forwards per memory subprocess")
     parser.add_argument("--blocks", type=int, default=16, help="S5 HiPPO-N blocks J (16 or 8)")
     parser.add_argument("--families", default="S5,S4D")
@@ -586,7 +627,7 @@ def parse_args(argv=None):
     args.name = "bench_pruning" + ("" if args.block == "paper" else f"_{args.block}_block")
     if args.quick:
         args.length, args.repeats, args.step_repeats, args.steps, args.prune_repeats, args.memory_repeats = 128, 3, 3, 8, 3, 1
-        args.recurrent_repeats = 2
+        args.recurrent_repeats, args.step_batches, args.batch_steps, args.batch_repeats = 2, [8, 64], 4, 2
         args.name += "_quick"
     return args
 
@@ -612,6 +653,8 @@ def main(argv=None) -> dict | None:
             print(f"{family}: {mode} " + ", ".join(f"{k} {v['model']['median']:.1f} ms" for k, v in data[mode].items()),
                   flush=True)
         data["step"] = bench_step(models, args)
+        if family == "S5":
+            data["step_batches"] = bench_step_batches(models, args)
         loads[f"after {family} step"] = load_average()
         print(f"{family}: step " + ", ".join(f"{k} {v['model']['median']:.0f} µs" for k, v in data["step"].items()),
               flush=True)
