@@ -25,8 +25,9 @@ MODES = ("parallel", "recurrent")
 class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
-    Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``,
-    ``parallel_forward``, ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``, ``parallel_forward``,
+    ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2``,
+    ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
