@@ -257,8 +257,8 @@ def step_matmuls(weights, u, args) -> None:
     around them) left out. What a step would cost if all of that were free."""
     for t in range(args.steps):
         for i, (input_weight, output_weight, linear_weight, linear_bias) in enumerate(weights):
-            states = u[i][t] @ input_weight  # (B, 2P), as real pairs
-            torch.nn.functional.linear(states @ output_weight, linear_weight, linear_bias)
+            b_u = u[i][t] @ input_weight  # (B, 2P): B̄u as real pairs (stands in for the state)
+            torch.nn.functional.linear(b_u @ output_weight, linear_weight, linear_bias)
 
 
 def collect(raw: dict, models: dict, scale: float) -> dict:
@@ -414,11 +414,11 @@ def environment(args) -> dict:
     }
 
 
-def s_steps(report: dict) -> int:
+def batch_table_steps(report: dict) -> int:
     return report["environment"]["setting"]["batch_steps"]
 
 
-def env_batch(report: dict) -> int:
+def setting_batch(report: dict) -> int:
     return report["environment"]["setting"]["batch"]
 
 
@@ -566,12 +566,12 @@ def markdown(report: dict) -> str:
         if "matmuls_only" in step:
             mm_dense, mm_pruned = step["matmuls_only"]["median"], data["step"][key]["matmuls_only"]["median"]
             lines.append(f"  Matrix products alone (B̄u, output map, output linear of the six layers; everything else free):"
-                         f" dense {mm_dense:.0f} µs, {key} {mm_pruned:.0f} µs = {mm_dense / mm_pruned:.2f}x; at B={env_batch(report)}"
+                         f" dense {mm_dense:.0f} µs, {key} {mm_pruned:.0f} µs = {mm_dense / mm_pruned:.2f}x; at B={setting_batch(report)}"
                          " the output linear, whose cost does not depend on the states, and the small-matrix"
                          " efficiency of the pruned products bound the step speed-up even with zero overhead.")
     if "S5" in report["families"] and "step_batches" in report["families"]["S5"]:
         key = label(TARGET_RATIO)
-        lines += ["", f"S5 streaming step, dense vs {key}, by batch size ({s_steps(report)} steps from the zero state,"
+        lines += ["", f"S5 streaming step, dense vs {key}, by batch size ({batch_table_steps(report)} steps from the zero state,"
                   f" {report['environment']['setting']['batch_repeats']} interleaved rounds): the larger the batch, the"
                   " more of a step is matrix products and state updates, whose cost falls with the states.", "",
                   f"| batch | dense µs/step | {key} µs/step | speed-up (paired) |", "|---:|---:|---:|---:|"]
