@@ -25,7 +25,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from hf_last.ssm.discretization import discretize, log_discrete_poles
 from hf_last.ssm.kernels import vandermonde_kernel, vandermonde_kernel_naive
 from hf_last.ssm.scan import lti_scan, sequential_scan
 
-from report_files import write_report  # benchmarks/ is on sys.path when a script runs from it
+from report_files import git, load_average, write_report  # benchmarks/ is on sys.path when a script runs from it
 
 KERNEL_TARGET = 5.0  # blocked vs naive Vandermonde kernel
 SCAN_TARGET = 2.0  # lti_scan vs sequential_scan, forward+backward
@@ -260,12 +259,6 @@ def bench_step_scaling(args) -> dict:
 
 
 def git_info() -> dict:
-    def git(*cmd):
-        try:
-            return subprocess.run(["git", *cmd], capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
     return {"commit": git("rev-parse", "HEAD"), "hf_last_uncommitted_changes": bool(git("status", "--porcelain", "hf_last"))}
 
 
@@ -279,7 +272,7 @@ def environment(args) -> dict:
         "cpu_count": os.cpu_count(),
         "machine": platform.platform(),
         "processor": platform.processor() or platform.machine(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_at_start": load_average(),
         "git": git_info(),
         "quick": args.quick,
     }
@@ -434,7 +427,7 @@ def main(argv=None) -> dict:
                         bench_layer("S5", s5_mixer(args.hidden, args.state_size), args)]
     print("layers done", flush=True)
     report["step_scaling"] = bench_step_scaling(args)
-    report["environment"]["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report["environment"]["load_average_at_end"] = load_average()
     write_report(report, args.output_dir, args.name, markdown(report))
     return report
 

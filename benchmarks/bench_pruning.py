@@ -73,7 +73,7 @@ import torch
 
 from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 
-from report_files import write_report  # benchmarks/ is on sys.path when a script runs from it
+from report_files import git, load_average, write_report  # benchmarks/ is on sys.path when a script runs from it
 
 RATIOS = (0.0, 0.33, 0.5, 0.8)
 PARALLEL_TARGET = 1.6  # S5 pruned 50 % vs dense, parallel forward
@@ -369,17 +369,7 @@ def bench_memory(family: str, args) -> dict:
 # ------------------------------------------------------------------------------------------- reporting
 
 
-def load_average() -> list[float] | None:
-    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
 def git_info() -> dict:
-    def git(*cmd):
-        try:
-            return subprocess.run(["git", *cmd], capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
     import hashlib
 
     import hf_last
@@ -414,12 +404,16 @@ def environment(args) -> dict:
     }
 
 
-def batch_table_steps(report: dict) -> int:
-    return report["environment"]["setting"]["batch_steps"]
+def speed_cells(entry: dict, digits: int) -> str:
+    """Table cells "time | speed-up (paired speed-up)" of one model in one mode."""
+    return (f"{entry['model']['median']:.{digits}f} | {entry['speedup_vs_dense']:.2f}x"
+            f" ({entry['speedup_vs_dense_paired']:.2f}x)")
 
 
-def setting_batch(report: dict) -> int:
-    return report["environment"]["setting"]["batch"]
+def mixer_cells(entry: dict, dense_share: float, kept: float, digits: int) -> str:
+    """Table cells "mixers time | share of model | mixer speed-up | Amdahl cap" of one model in one mode."""
+    return (f"{entry['mixers']['median']:.{digits}f} | {100 * entry['mixer_share']:.0f}%"
+            f" | {entry['mixer_speedup_vs_dense']:.2f}x | {amdahl(dense_share, kept):.2f}x")
 
 
 def row_targets(report: dict, family: str, key: str) -> str:
@@ -498,11 +492,8 @@ def markdown(report: dict) -> str:
             par, rec, step, mem = data["parallel"][key], data["recurrent"][key], data["step"][key], data["memory"][key]
             lines.append(
                 f"| {family} {key} | {info['achieved_ratio']:.3f} | {info['params']:,} | {info['states']:,}"
-                f" | {par['model']['median']:.1f} | {par['speedup_vs_dense']:.2f}x ({par['speedup_vs_dense_paired']:.2f}x)"
-                f" | {par['speedup_vs_dense_cpu']:.2f}x"
-                f" | {rec['model']['median']:.1f} | {rec['speedup_vs_dense']:.2f}x ({rec['speedup_vs_dense_paired']:.2f}x)"
-                f" | {step['model']['median']:.0f} | {step['speedup_vs_dense']:.2f}x ({step['speedup_vs_dense_paired']:.2f}x)"
-                f" | {step['speedup_vs_dense_cpu']:.2f}x"
+                f" | {speed_cells(par, 1)} | {par['speedup_vs_dense_cpu']:.2f}x | {speed_cells(rec, 1)}"
+                f" | {speed_cells(step, 0)} | {step['speedup_vs_dense_cpu']:.2f}x"
                 f" | {mem['peak_mb']:.1f} | {dense_peak / mem['peak_mb']:.2f}x | {row_targets(report, family, key)} |")
     lines += ["", "## Where the time goes: SSM (mixer) share and the Amdahl cap", "",
               "Mixers alone = the six `layer.mixer(u, mode=...)` calls over (B, L) (parallel, recurrent forward) or"
@@ -522,12 +513,8 @@ def markdown(report: dict) -> str:
             par, rec, step = data["parallel"][key], data["recurrent"][key], data["step"][key]
             kept = 1 - info["achieved_ratio"]
             lines.append(
-                f"| {family} {key} | {par['mixers']['median']:.1f} | {100 * par['mixer_share']:.0f}%"
-                f" | {par['mixer_speedup_vs_dense']:.2f}x | {amdahl(par_share, kept):.2f}x"
-                f" | {rec['mixers']['median']:.1f} | {100 * rec['mixer_share']:.0f}%"
-                f" | {rec['mixer_speedup_vs_dense']:.2f}x | {amdahl(rec_share, kept):.2f}x"
-                f" | {step['mixers']['median']:.0f} | {100 * step['mixer_share']:.0f}% | {step['mixer_speedup_vs_dense']:.2f}x"
-                f" | {amdahl(step_share, kept):.2f}x | {step['mixers_precomputed']['median']:.0f} |")
+                f"| {family} {key} | {mixer_cells(par, par_share, kept, 1)} | {mixer_cells(rec, rec_share, kept, 1)}"
+                f" | {mixer_cells(step, step_share, kept, 0)} | {step['mixers_precomputed']['median']:.0f} |")
     if "S4D" in report["families"]:
         data = report["families"]["S4D"]
         lines += ["", "S4D kernel generation alone (six `mixer.kernel(L)`; the rest of the S4D mixer is the FFT"
@@ -566,13 +553,13 @@ def markdown(report: dict) -> str:
         if "matmuls_only" in step:
             mm_dense, mm_pruned = step["matmuls_only"]["median"], data["step"][key]["matmuls_only"]["median"]
             lines.append(f"  Matrix products alone (B̄u, output map, output linear of the six layers; everything else free):"
-                         f" dense {mm_dense:.0f} µs, {key} {mm_pruned:.0f} µs = {mm_dense / mm_pruned:.2f}x; at B={setting_batch(report)}"
+                         f" dense {mm_dense:.0f} µs, {key} {mm_pruned:.0f} µs = {mm_dense / mm_pruned:.2f}x; at B={s['batch']}"
                          " the output linear, whose cost does not depend on the states, and the small-matrix"
                          " efficiency of the pruned products bound the step speed-up even with zero overhead.")
     if "S5" in report["families"] and "step_batches" in report["families"]["S5"]:
         key = label(TARGET_RATIO)
-        lines += ["", f"S5 streaming step, dense vs {key}, by batch size ({batch_table_steps(report)} steps from the zero state,"
-                  f" {report['environment']['setting']['batch_repeats']} interleaved rounds): the larger the batch, the"
+        lines += ["", f"S5 streaming step, dense vs {key}, by batch size ({s['batch_steps']} steps from the zero state,"
+                  f" {s['batch_repeats']} interleaved rounds): the larger the batch, the"
                   " more of a step is matrix products and state updates, whose cost falls with the states.", "",
                   f"| batch | dense µs/step | {key} µs/step | speed-up (paired) |", "|---:|---:|---:|---:|"]
         for batch, r in report["families"]["S5"]["step_batches"].items():
