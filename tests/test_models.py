@@ -251,3 +251,14 @@ def test_streaming_steps_equal_the_parallel_forward_for_every_block(config_class
             hidden, state = model.step(state, input_values=x[:, t])
             steps.append(hidden)
     torch.testing.assert_close(torch.stack(steps, 1), expected)
+
+
+@pytest.mark.parametrize("config_class, model_class", [(S5Config, S5Model), (S4DConfig, S4DModel)])
+def test_a_recurrent_state_with_the_wrong_number_of_layers_is_refused(config_class, model_class):
+    model = model_class(config_class(hidden_size=4, num_hidden_layers=2, state_size=4, input_size=1)).eval()
+    short = model.init_recurrent_state(1)[:1]
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="recurrent_state has 1 layers, the model has 2"):
+            model.step(short, input_values=torch.randn(1, 1))
+        with pytest.raises(ValueError, match="recurrent_state has 1 layers, the model has 2"):
+            model(input_values=torch.randn(1, 3, 1), recurrent_state=short, return_state=True, mode="recurrent")

@@ -291,8 +291,8 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         step_rescale = self.config.step_rescale if step_rescale is None else step_rescale
-        if recurrent_state is not None and len(recurrent_state) != len(self.layers):
-            raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+        if recurrent_state is not None:
+            self._check_recurrent_state(recurrent_state)
 
         hidden_states = self.embed(input_ids, input_values, inputs_embeds)
         mask = None if attention_mask is None else attention_mask.to(hidden_states.dtype)
@@ -310,6 +310,10 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             return tuple(v for v in (hidden_states, new_states, all_hidden_states) if v is not None)
         return SSMModelOutput(last_hidden_state=hidden_states, recurrent_state=new_states, hidden_states=all_hidden_states)
 
+    def _check_recurrent_state(self, recurrent_state) -> None:
+        if len(recurrent_state) != len(self.layers):
+            raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+
     def init_recurrent_state(self, batch_size: int) -> list[torch.Tensor]:
         """Zero states of every layer, to stream with ``forward(..., recurrent_state=..., return_state=True)``."""
         parameter = next(self.parameters())
@@ -322,8 +326,7 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         ``forward(..., mode="recurrent")`` on a length-1 sequence, through ``SSMBlock.step``: no sequence
         axis, no output object, the discrete systems reused from the cache (streaming latency).
         """
-        if len(recurrent_state) != len(self.layers):
-            raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+        self._check_recurrent_state(recurrent_state)
         if self.config.bidirectional:
             raise ValueError("A bidirectional model reads future inputs, so it cannot be streamed step by step; "
                              "use forward(mode='parallel') or a model with bidirectional=False.")
