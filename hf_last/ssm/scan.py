@@ -36,11 +36,12 @@ def lti_scan_from(Lambda_bar: torch.Tensor, b: torch.Tensor, initial_state: torc
     return lti_scan(Lambda_bar, torch.cat([first, b[:, 1:]], dim=1))
 
 
-def sequential_scan(Lambda_bar: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The same recurrence as a time loop: the plain baseline for benchmarks (unbind keeps backward O(L))."""
-    state = torch.zeros_like(b[:, 0])
+def sequential_scan(Lambda_bar: torch.Tensor, b: torch.Tensor, initial_state: torch.Tensor | None = None) -> torch.Tensor:
+    """The same recurrence as a time loop, from x[−1] = ``initial_state`` (B, P) or 0: S5's recurrent mode and
+    the plain baseline for benchmarks (unbind keeps backward O(L))."""
+    state = torch.zeros_like(b[:, 0]) if initial_state is None else initial_state
     states = []
     for b_t in b.unbind(1):
-        state = Lambda_bar * state + b_t
+        state = torch.addcmul(b_t, Lambda_bar, state)
         states.append(state)
     return torch.stack(states, dim=1)

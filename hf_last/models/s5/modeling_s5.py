@@ -16,7 +16,7 @@ from transformers import initialization as init
 from ...pruning.subsystems import keep_parameter_rows
 from ...ssm.discretization import discretize
 from ...ssm.initialization import s5_hippo_n
-from ...ssm.scan import lti_scan, lti_scan_from
+from ...ssm.scan import lti_scan, lti_scan_from, sequential_scan
 from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
 from .configuration_s5 import S5Config
 
@@ -122,12 +122,8 @@ class S5Mixer(DiagonalSSMMixer):
         """Recurrent mode over (B, L, H): B̄u and the output map as one matmul each over all steps, the
         recurrence x[k] = Λ̄x[k−1] + B̄u[k] one step at a time (the same arithmetic as ``recurrent_step``)."""
         Lambda_bar, input_weight, output_weight = system
-        states = []
-        for b_t in self.project_input(u, input_weight).unbind(1):
-            state = torch.addcmul(b_t, Lambda_bar, state)
-            states.append(state)
-        y = self.project_output(torch.stack(states, dim=1), output_weight).addcmul_(self.D, u)
-        return y, state
+        states = sequential_scan(Lambda_bar, self.project_input(u, input_weight), state)
+        return self.project_output(states, output_weight).addcmul_(self.D, u), states[:, -1]
 
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """‖B̄_i‖² of row i of B̄ (P, H), or ‖C_i‖² of column i of C̃ (H, P)."""
