@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from ..pruning.criteria import CRITERIA
+
 TEMPLATES = Path(__file__).parent / "templates"
 BASE_TEMPLATE = TEMPLATES / "base_model_card.md"
 PRUNED_TEMPLATE = TEMPLATES / "pruned_model_card.md"
@@ -147,6 +149,15 @@ def _input_hint(config) -> str:
             "`attention_mask` marks right padding.")
 
 
+def score_horizon_text(method: str, horizon: int | None) -> str | None:
+    """How far the H∞/H2 scores of ``method`` looked (None for criteria without a horizon)."""
+    if method not in CRITERIA or not CRITERIA[method].uses_horizon:
+        return None
+    if horizon is None:
+        return "infinite (the paper's scores: each mode's whole impulse response)"
+    return f"{horizon} steps (finite-horizon scores: each mode's kernel truncated to the sequence length)"
+
+
 def render_card(model, repo_id: str, *, base_model: str | None = None, base_revision: str | None = None,
                 evaluation: Evaluation | None = None, siblings=(), plot: str | None = None,
                 parameters_before_count: int | None = None, license: str | None = None,
@@ -197,6 +208,7 @@ def render_card(model, repo_id: str, *, base_model: str | None = None, base_revi
     return ModelCard.from_template(
         card_data, template_path=str(PRUNED_TEMPLATE), base_model=base, base_revision=base_revision,
         method=method, method_description=METHOD_DESCRIPTIONS.get(method, "see hf_last.pruning"),
+        score_horizon=score_horizon_text(method, pruning.get("horizon")),
         requested_ratio=pruning["requested_ratio"], achieved_ratio=float(pruning["achieved_ratio"]),
         states_total_before=sum(before), states_total_after=sum(after),
         parameters_before_text="not recorded" if parameters_before_count is None else f"{parameters_before_count:,}",

@@ -1,8 +1,8 @@
 """LAST pruning: criteria (pure functions), plans (JSON) and the pruner (scores -> plan -> new model)."""
 
-from .criteria import METHODS
+from .criteria import CRITERIA, METHODS, Criterion, get_criterion, register_criterion
 from .plan import PruningPlan
 from .pruner import LASTPruner
 from .subsystems import ModalSubsystems, is_prunable
 
-__all__ = ["LASTPruner", "METHODS", "ModalSubsystems", "PruningPlan", "is_prunable"]
+__all__ = ["CRITERIA", "Criterion", "LASTPruner", "METHODS", "get_criterion", "register_criterion", "ModalSubsystems", "PruningPlan", "is_prunable"]

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .criteria import check_horizon
+
 
 @dataclass
 class PruningPlan:
@@ -20,6 +22,7 @@ class PruningPlan:
         bidirectional_score: ``"paper"`` or ``"reference"`` (how bidirectional H∞ scores were computed).
         seed: seed of the random criterion.
         base_model: ``config._name_or_path`` of the model the plan was made for.
+        horizon: sequence length L of the finite-horizon H∞/H2 scores, None for the paper's infinite horizon.
     """
 
     method: str
@@ -30,11 +33,13 @@ class PruningPlan:
     bidirectional_score: str = "paper"
     seed: int = 0
     base_model: str = ""
+    horizon: int | None = None
 
     def __post_init__(self):
         self.kept_modes = [sorted(int(i) for i in kept) for kept in self.kept_modes]
         self.modes_per_layer = [int(m) for m in self.modes_per_layer]
         self.states_per_mode = [int(s) for s in self.states_per_mode]
+        self.horizon = check_horizon(self.horizon)
         if not (len(self.kept_modes) == len(self.modes_per_layer) == len(self.states_per_mode)):
             raise ValueError("kept_modes, modes_per_layer and states_per_mode need one entry per layer")
         for layer, (kept, total) in enumerate(zip(self.kept_modes, self.modes_per_layer)):
@@ -92,7 +97,8 @@ class PruningPlan:
     # ---- review -------------------------------------------------------------------------------------
     def summary(self) -> str:
         """A plain-text table: states per layer before/after and the ratio removed."""
-        rows = [f"method={self.method}  requested={self.requested_ratio:.4f}  achieved={self.achieved_ratio:.4f}",
+        horizon = "" if self.horizon is None else f"  horizon={self.horizon}"
+        rows = [f"method={self.method}{horizon}  requested={self.requested_ratio:.4f}  achieved={self.achieved_ratio:.4f}",
                 f"{'layer':>5} {'before':>8} {'after':>8} {'removed':>8}"]
         for layer, (before, after) in enumerate(zip(self.states_before, self.states_after)):
             rows.append(f"{layer:>5} {before:>8} {after:>8} {1 - after / before:>8.2%}")

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from .criteria import METHODS, VARIANTS, allocate, method_scores, unstable_modes
+from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, unstable_modes
 from .plan import PruningPlan
 from .subsystems import ModalSubsystems, is_prunable
 
@@ -18,37 +18,55 @@ class LASTPruner:
     Args:
         model: a transformers model whose SSM layers implement the pruning contract
             (:mod:`hf_last.pruning.subsystems`); found as ``is_prunable`` modules in ``model.modules()`` order.
-        method: one of :data:`hf_last.pruning.METHODS` — ``last`` (default), ``global_hinf``, ``uniform_hinf``,
-            ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``, ``last_h2``.
+        method: a registered criterion name (:data:`hf_last.pruning.METHODS`) — ``last`` (default),
+            ``global_hinf``, ``uniform_hinf``, ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``,
+            ``last_h2`` — or a :class:`~hf_last.pruning.criteria.Criterion` object.
         bidirectional_score: ``"paper"`` (‖C_i‖² = ‖C1_i‖² + ‖C2_i‖²) or ``"reference"`` (the reference
             code's formula, see :func:`hf_last.pruning.criteria.hinf_scores`). Only affects H∞ methods.
         seed: seed of the ``random`` method.
         step_rescale: Δ multiplier used to discretise (default: ``model.config.step_rescale``, i.e. the rate
             the model runs at).
+        horizon: ``None`` (default): the paper's scores (infinite impulse responses). An int L: the H∞/H2 methods
+            score the kernel truncated to L taps, the peak gain a length-L sequence can feel
+            (:func:`hf_last.pruning.criteria.geometric_gain`). ``"auto"``: L = the longest sequence of the
+            evaluation data, resolved by the drivers that see data (:meth:`search` with a dataset, sweeps, the
+            CLI with a task) through :meth:`resolve_horizon`. Only for methods that use a horizon.
 
     Verbs: :meth:`scores` (per layer, per mode), :meth:`plan` (ratio -> :class:`PruningPlan`),
     :meth:`apply` (plan -> new model), :meth:`prune` (ratio -> new model). The input model is never mutated.
 
     Policies:
-        - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: the H∞ and H2 methods (``last``,
-          ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the layer and modes,
-          in both ``bidirectional_score`` variants. Magnitude and random methods accept them.
+        - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: at the infinite horizon the H∞ and H2
+          methods (``last``, ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the
+          layer and modes, in both ``bidirectional_score`` variants. With a finite horizon their truncated
+          kernels have a finite peak gain, so they are scored like any other mode (and, growing over the
+          horizon, usually kept). Magnitude and random methods accept them.
         - Scores are computed in float64 whatever the model's dtype (a float64 copy of each layer).
         - NaN or infinite parameters in a prunable layer raise ``ValueError`` naming the layer and parameter.
         - Every layer keeps at least one mode; ratios count states (a conjugate pair is two states).
     """
 
-    def __init__(self, model, method: str = "last", bidirectional_score: str = "paper", seed: int = 0,
-                 step_rescale: float | None = None):
-        if method not in METHODS:
-            raise ValueError(f"unknown pruning method {method!r}; choose one of {sorted(METHODS)}")
+    def __init__(self, model, method: str | Criterion = "last", bidirectional_score: str = "paper", seed: int = 0,
+                 step_rescale: float | None = None, horizon: int | str | None = None):
+        criterion = get_criterion(method)
+        if horizon is None:
+            horizon = criterion.horizon
+        horizon = check_horizon(horizon, allow_auto=True)
+        if horizon is not None and not criterion.uses_horizon:
+            raise ValueError(f"method {criterion.name!r} does not depend on a horizon (only "
+                             f"{sorted(n for n, c in CRITERIA.items() if c.uses_horizon)} do); pass horizon=None")
         if bidirectional_score not in VARIANTS:
             raise ValueError(f"bidirectional_score must be one of {list(VARIANTS)}, got {bidirectional_score!r}")
         if not any(is_prunable(m) for m in model.modules()):
             raise ValueError(f"{type(model).__name__} has no prunable layer (no module implements "
                              "modal_subsystems() and keep_modes()); nothing to prune.")
+        if bidirectional_score == "reference" and horizon is not None and criterion.uses_horizon:
+            raise ValueError("bidirectional_score='reference' reproduces the reference code's infinite-horizon "
+                             "formula; use bidirectional_score='paper' with a horizon")
         self.model = model
-        self.method = method
+        self.criterion = criterion.with_horizon(None)
+        self.method = criterion.name
+        self.horizon = horizon
         self.bidirectional_score = bidirectional_score
         self.seed = seed
         config = getattr(model, "config", None)
@@ -82,8 +100,23 @@ class LASTPruner:
             return layer
         return copy.deepcopy(layer).double()
 
+    def resolve_horizon(self, sequence_length: int) -> LASTPruner:
+        """Fix ``horizon="auto"`` to ``sequence_length`` (the longest sequence of the data); no-op otherwise."""
+        if self.horizon == "auto":
+            self.horizon = check_horizon(sequence_length)
+        return self
+
+    def active_criterion(self) -> Criterion:
+        """The criterion at this pruner's horizon (``"auto"`` must have been resolved)."""
+        if self.horizon == "auto":
+            raise ValueError('horizon="auto" takes L from the evaluation data, which this pruner has not seen: '
+                             "pass horizon=L (the sequence length), call resolve_horizon(L) "
+                             "(hf_last.data.longest_sequence(dataset) gives L), or use search()/sweeps/the CLI "
+                             "with a task")
+        return self.criterion.with_horizon(self.horizon)
+
     def _check_stability(self, subsystems: list[ModalSubsystems]) -> None:
-        if METHODS[self.method][0] not in ("hinf", "h2"):
+        if not self.active_criterion().requires_stable:
             return
         for position, (layer, sub) in enumerate(zip(self.prunable_layers(self.model), subsystems)):
             bad = unstable_modes(sub.Lambda_bar.detach().cpu().numpy())
@@ -106,7 +139,7 @@ class LASTPruner:
         layers = [(s.Lambda_bar.detach().cpu().to(torch.complex128).numpy(),
                    s.b_norm2.detach().cpu().double().numpy(),
                    s.c_norm2.detach().cpu().double().numpy()) for s in subsystems]
-        return method_scores(self.method, layers, self.bidirectional_score, self.seed)
+        return self.active_criterion().scores(layers, self.bidirectional_score, self.seed)
 
     def plan(self, ratio: float) -> PruningPlan:
         """Which modes survive pruning a fraction ``ratio`` ∈ [0, 1] of the model's states."""
@@ -114,10 +147,10 @@ class LASTPruner:
         subsystems = self.subsystems()
         scores = self._scores(subsystems)
         spm = [s.states_per_mode for s in subsystems]
-        kept = allocate(self.method, scores, ratio, spm)
+        kept = self.criterion.allocate(scores, ratio, spm)
         return PruningPlan(method=self.method, requested_ratio=ratio, kept_modes=[k.tolist() for k in kept],
                            modes_per_layer=[s.num_modes for s in subsystems], states_per_mode=spm,
-                           bidirectional_score=self.bidirectional_score, seed=self.seed,
+                           bidirectional_score=self.bidirectional_score, seed=self.seed, horizon=self.horizon,
                            base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""))
 
     def apply(self, plan: PruningPlan):
@@ -203,6 +236,7 @@ class LASTPruner:
             "states_per_layer_after": plan.states_after,
             "bidirectional_score": plan.bidirectional_score,
             "seed": plan.seed,
+            "horizon": plan.horizon,
             "hf_last_version": hf_last.__version__,
         }
         if getattr(old, "pruning", None):
