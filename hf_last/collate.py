@@ -39,3 +39,15 @@ def collate_sequences(examples: Sequence[dict], pad_token_id: int = 0) -> dict[s
     if label_key is not None:
         batch["labels"] = torch.as_tensor([example[label_key] for example in examples])
     return batch
+
+
+def longest_sequence(dataset) -> int:
+    """The longest sequence (steps of ``input_values`` or ``input_ids``) in ``dataset``: the horizon L a model
+    evaluated on it runs for (``LASTPruner(horizon="auto")`` resolves to this)."""
+    if len(dataset) == 0:
+        raise ValueError("cannot take the longest sequence of an empty dataset")
+    names = getattr(dataset, "column_names", None) or list(dataset[0])
+    key = "input_ids" if "input_ids" in names else "input_values"
+    if key not in names:
+        raise ValueError(f"examples need 'input_values' or 'input_ids'; got columns {sorted(names)}")
+    return max(len(sequence) for sequence in dataset[key])

@@ -11,7 +11,7 @@ from functools import partial
 import torch
 from torch.utils.data import DataLoader
 
-from .collate import collate_sequences
+from .collate import collate_sequences, longest_sequence
 from .metrics import load_accuracy
 
 
@@ -56,18 +56,32 @@ def evaluate_accuracy(model, dataset, batch_size: int = 128, accelerator=None, s
 DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(11))
 
 
+def default_sweep_methods() -> list[str]:
+    """Every registered method at the paper's infinite horizon, then every H∞/H2 method at the data's horizon
+    (``name@auto``)."""
+    from .pruning import CRITERIA
+
+    return list(CRITERIA) + [f"{name}@auto" for name, criterion in CRITERIA.items() if criterion.uses_horizon]
+
+
 def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int = 128, accelerator=None,
           bidirectional_score: str = "paper", seed: int = 0, pad_token_id: int = 0, progress: bool = False) -> list[dict]:
     """Prune ``model`` with every method at every ratio and evaluate each result on ``dataset`` (data-parallel).
 
-    Returns one record per (method, ratio): ``method``, ``requested_ratio``, ``achieved_ratio``, ``kept_states``,
-    ``total_states``, ``states_per_layer`` (after pruning), ``accuracy``, ``base_accuracy``, ``accuracy_loss``
-    (fractions, base − pruned). Every process returns the same records.
+    ``methods`` are method specs (``"last"``, ``"last@64"``, ``"last@auto"``: see
+    :func:`hf_last.pruning.criteria.parse_method`); ``@auto`` scores over the longest sequence of ``dataset``.
+    Default: :func:`default_sweep_methods` (every method, and the H∞/H2 methods also at the data's horizon).
+
+    Returns one record per (method, ratio): ``method`` (the spec), ``horizon`` (the resolved horizon, None for
+    the paper's infinite one), ``requested_ratio``, ``achieved_ratio``, ``kept_states``, ``total_states``,
+    ``states_per_layer`` (after pruning), ``accuracy``, ``base_accuracy``, ``accuracy_loss`` (fractions,
+    base − pruned). Every process returns the same records.
     """
-    from .pruning import METHODS, LASTPruner
+    from .pruning import LASTPruner
 
     accelerator = get_accelerator(accelerator)
-    methods = list(METHODS) if methods is None else list(methods)
+    methods = default_sweep_methods() if methods is None else list(methods)
+    data_horizon = longest_sequence(dataset) if any(str(m).endswith("@auto") for m in methods) else None
     base = evaluate_accuracy(model, dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
     records = []
     jobs = [(method, ratio) for method in methods for ratio in ratios]
@@ -81,7 +95,10 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
     # everything at ratio 0, i.e. the dense model, and many end on the same minimal plan near ratio 1).
     accuracies = {}
     for method, ratio in iterator:
-        pruner = pruners.setdefault(method, LASTPruner(model, method=method, bidirectional_score=bidirectional_score, seed=seed))
+        if method not in pruners:
+            pruners[method] = LASTPruner(model, method=method, bidirectional_score=bidirectional_score, seed=seed)
+            pruners[method].resolve_horizon(data_horizon)
+        pruner = pruners[method]
         plan = pruner.plan(ratio)
         key = tuple(tuple(sorted(kept)) for kept in plan.kept_modes)
         if not accuracies:
@@ -93,6 +110,7 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
         accuracy = accuracies[key]
         records.append({
             "method": method,
+            "horizon": pruner.horizon,
             "requested_ratio": float(ratio),
             "achieved_ratio": plan.achieved_ratio,
             "kept_states": sum(plan.states_after),

@@ -109,6 +109,10 @@ def write_sweep_outputs(records: list[dict], output_dir, task: str, model=None, 
                                                  ratios=layer_ratios, title=f"{method_label(reference)}: {name} on {task}")
     summary = summarize({task: records}, reference=reference, max_accuracy_loss=max_accuracy_loss)
     text = summary_markdown(summary, title=f"{name} on {task}: accuracy loss at {method_label(reference)}'s ratio")
+    if "last@auto" in methods and reference != "last@auto":  # the same protocol, led by LAST's finite-horizon form
+        horizon_summary = summarize({task: records}, reference="last@auto", max_accuracy_loss=max_accuracy_loss)
+        text += "\n" + summary_markdown(horizon_summary, title=f"{name} on {task}: accuracy loss at "
+                                                                f"{method_label('last@auto')}'s ratio")
     text += "\n" + paper_comparison_markdown(summary)
     paths["summary"] = output_dir / "summary.md"
     paths["summary"].write_text(text, encoding="utf-8")
@@ -148,11 +152,16 @@ def run_sweep(model, dataset, output_dir=None, *, task: str = "task", methods=No
 
 def _methods(text: str) -> list[str]:
     from .pruning import METHODS
+    from .pruning.criteria import parse_method
 
     methods = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    try:
+        unknown = [m for m in methods if parse_method(m)[0] not in METHODS]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     if unknown or not methods:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
+        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}, optionally "
+                                         "with a horizon: NAME@L or NAME@auto (e.g. last@auto)")
     return methods
 
 
@@ -195,7 +204,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help='JSON settings of the task builder, as used in training (e.g. \'{"max_length": 200}\')')
     parser.add_argument("--max-samples", type=int,
                         help="evaluate only the first N samples of the split (CPU-sized sweeps; say so when reporting)")
-    parser.add_argument("--methods", type=_methods, help="comma-separated (default: every method)")
+    parser.add_argument("--methods", type=_methods,
+                        help="comma-separated method specs, NAME or NAME@L / NAME@auto for a finite score horizon "
+                             "(default: every method, and the H-inf/H2 ones also @auto, the data's longest sequence)")
     parser.add_argument("--ratios", type=_ratio_list, default=list(DEFAULT_RATIOS),
                         help="comma-separated fractions (default: 0,0.1,...,1)")
     parser.add_argument("--batch-size", type=int, default=128)

@@ -1,6 +1,7 @@
 """Sweep reports: records to JSON/CSV, the paper's protocol and Table-1 summary, and the paper's figures.
 
-A *record* is one (method, ratio) result of :func:`hf_last.evaluation.sweep`: ``method``, ``requested_ratio``,
+A *record* is one (method, ratio) result of :func:`hf_last.evaluation.sweep`: ``method`` (a spec such as
+``last`` or ``last@auto``, see :func:`hf_last.pruning.criteria.parse_method`), ``horizon``, ``requested_ratio``,
 ``achieved_ratio``, ``kept_states``, ``total_states``, ``states_per_layer``, ``accuracy``, ``base_accuracy``,
 ``accuracy_loss`` (fractions; loss = base − pruned).
 
@@ -52,17 +53,30 @@ PAPER_S5_TABLE1 = {
 PAPER_SOURCE = ("Gwak et al., \"Layer-Adaptive State Pruning for Deep State Space Models\", NeurIPS 2024 "
                 "(arXiv 2411.02824), Table 1/6: S5 on sMNIST, psMNIST, sCIFAR, the six LRA tasks and Speech Commands")
 
-RECORD_FIELDS = ["method", "requested_ratio", "achieved_ratio", "kept_states", "total_states", "states_per_layer",
+RECORD_FIELDS = ["method", "horizon", "requested_ratio", "achieved_ratio", "kept_states", "total_states", "states_per_layer",
                  "accuracy", "base_accuracy", "accuracy_loss"]
 
 
 def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+    """Display name of a method spec: ``"last"`` → "LAST", ``"last@auto"`` → "LAST, data horizon",
+    ``"last@64"`` → "LAST, horizon 64"."""
+    name, _, horizon = method.partition("@")
+    label = METHOD_LABELS.get(name, name)
+    if not horizon:
+        return label
+    return f"{label}, data horizon" if horizon == "auto" else f"{label}, horizon {horizon}"
 
 
 def ordered_methods(methods) -> list[str]:
+    """The paper's table order; a method's horizon variants (``name@…``) right after it."""
     methods = list(dict.fromkeys(methods))
-    return sorted(methods, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), m))
+
+    def key(method):
+        name, _, horizon = method.partition("@")
+        position = METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
+        return position, name, horizon != "", horizon
+
+    return sorted(methods, key=key)
 
 
 def _same_ratio(a: float, b: float) -> bool:
@@ -329,13 +343,17 @@ def plot_accuracy_vs_states(records: list[dict], path, title: str | None = None,
     plt = _pyplot()
     methods = ordered_methods(methods if methods is not None else [r["method"] for r in records])
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    colors = plt.get_cmap("tab20").colors if len(methods) > 10 else plt.get_cmap("tab10").colors
     for method in methods:
         own = records_for(records, method)
         if not own:
             continue
         xs = [100 * r[x] if x.endswith("ratio") else r[x] for r in own]
-        style = dict(linewidth=2.2, zorder=3) if method == "last" else dict(linewidth=1.2, alpha=0.85)
-        ax.plot(xs, [100 * r["accuracy"] for r in own], marker="o", markersize=3, label=method_label(method), **style)
+        style = dict(linewidth=2.2, zorder=3) if method.partition("@")[0] == "last" else dict(linewidth=1.2, alpha=0.85)
+        if "@" in method:  # a horizon variant: dashed, so it pairs visibly with its paper form
+            style["linestyle"] = "--"
+        ax.plot(xs, [100 * r["accuracy"] for r in own], marker="o", markersize=3, label=method_label(method),
+                color=colors[methods.index(method) % len(colors)], **style)
     if records:
         ax.axhline(100 * records[0]["base_accuracy"], color="grey", linestyle="--", linewidth=1, label="dense")
     if mark is not None:

@@ -407,6 +407,30 @@ for _criterion in (
 METHODS = CRITERIA  # the registered criteria by name (the name users know from the paper's "methods")
 
 
+def parse_method(spec: str | Criterion) -> tuple[str | Criterion, int | str | None]:
+    """Split a method spec ``name[@horizon]`` into (name, horizon): ``"last"`` → ("last", None),
+    ``"last@64"`` → ("last", 64), ``"last@auto"`` → ("last", "auto") (L from the evaluation data).
+    A :class:`Criterion` is returned as it is, with its own horizon."""
+    if isinstance(spec, Criterion):
+        return spec, spec.horizon
+    if not isinstance(spec, str):
+        raise ValueError(f"a pruning method is a name such as 'last' or 'last@64', or a Criterion; got {spec!r}")
+    name, separator, horizon_text = spec.partition("@")
+    if not separator:
+        return name, None
+    if horizon_text == "auto":
+        return name, "auto"
+    if not horizon_text.isdigit() or int(horizon_text) < 1:
+        raise ValueError(f"method {spec!r}: the horizon after '@' must be a positive integer or 'auto' "
+                         "(e.g. 'last@64', 'last@auto')")
+    return name, int(horizon_text)
+
+
+def method_spec(name: str, horizon: int | str | None) -> str:
+    """The spec string of ``name`` at ``horizon`` (inverse of :func:`parse_method`)."""
+    return name if horizon is None else f"{name}@{horizon}"
+
+
 def get_criterion(method: str | Criterion, horizon: int | None = None) -> Criterion:
     """The criterion named ``method`` (or ``method`` itself when it is a :class:`Criterion`) at ``horizon``."""
     if isinstance(method, Criterion):

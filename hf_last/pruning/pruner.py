@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, unstable_modes
+from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method, unstable_modes
 from .plan import PruningPlan
 from .subsystems import ModalSubsystems, is_prunable
 
@@ -20,7 +20,8 @@ class LASTPruner:
             (:mod:`hf_last.pruning.subsystems`); found as ``is_prunable`` modules in ``model.modules()`` order.
         method: a registered criterion name (:data:`hf_last.pruning.METHODS`) — ``last`` (default),
             ``global_hinf``, ``uniform_hinf``, ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``,
-            ``last_h2`` — or a :class:`~hf_last.pruning.criteria.Criterion` object.
+            ``last_h2`` — optionally with a horizon, ``"last@64"`` / ``"last@auto"`` (= ``horizon=64`` /
+            ``"auto"``), or a :class:`~hf_last.pruning.criteria.Criterion` object.
         bidirectional_score: ``"paper"`` (‖C_i‖² = ‖C1_i‖² + ‖C2_i‖²) or ``"reference"`` (the reference
             code's formula, see :func:`hf_last.pruning.criteria.hinf_scores`). Only affects H∞ methods.
         seed: seed of the ``random`` method.
@@ -48,10 +49,12 @@ class LASTPruner:
 
     def __init__(self, model, method: str | Criterion = "last", bidirectional_score: str = "paper", seed: int = 0,
                  step_rescale: float | None = None, horizon: int | str | None = None):
-        criterion = get_criterion(method)
-        if horizon is None:
-            horizon = criterion.horizon
+        name, spec_horizon = parse_method(method)
+        criterion = get_criterion(name)
         horizon = check_horizon(horizon, allow_auto=True)
+        if spec_horizon is not None and horizon is not None and spec_horizon != horizon:
+            raise ValueError(f"method {method!r} and horizon={horizon!r} disagree; give the horizon once")
+        horizon = horizon if horizon is not None else spec_horizon
         if horizon is not None and not criterion.uses_horizon:
             raise ValueError(f"method {criterion.name!r} does not depend on a horizon (only "
                              f"{sorted(n for n, c in CRITERIA.items() if c.uses_horizon)} do); pass horizon=None")
