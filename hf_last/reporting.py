@@ -263,7 +263,7 @@ def paper_comparison_markdown(summary: dict, label: str = "ours") -> str:
     return "\n".join(lines) + "\n"
 
 
-def loss_by_ratio_markdown(tasks: dict[str, list[dict]], ratios=(0.1, 0.2, 0.3, 0.5)) -> str:
+def loss_by_ratio_markdown(tasks: dict[str, list[dict]], ratios=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6)) -> str:
     """Supplement to the protocol table: every method's accuracy loss (%p) averaged over tasks at fixed
     ratios. Shows the methods' ranking also where LAST's protocol ratio is 0 (non-compressible tasks)."""
     methods = ordered_methods({r["method"] for records in tasks.values() for r in records})
@@ -281,11 +281,39 @@ def loss_by_ratio_markdown(tasks: dict[str, list[dict]], ratios=(0.1, 0.2, 0.3, 
     return "\n".join(lines) + "\n"
 
 
+def own_ratio_markdown(tasks: dict[str, list[dict]], max_accuracy_loss: float = MAX_ACCURACY_LOSS) -> str:
+    """Every method's *own* protocol ratio per task (its largest swept ratio with loss below the threshold):
+    which method compresses each task furthest, LAST's forms and the baselines side by side."""
+    methods = ordered_methods({r["method"] for records in tasks.values() for r in records})
+    lines = ["## Each method's own protocol ratio", "",
+             f"Per task, the largest swept ratio (%) at which the method loses less than {_pct(max_accuracy_loss, 0)} %p; "
+             "the best of each row in bold.", "",
+             "| task | " + " | ".join(method_label(m) for m in methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for task, records in tasks.items():
+        present = {r["method"] for r in records}
+        ratios = {m: protocol_ratio(records, m, max_accuracy_loss) for m in methods if m in present}
+        best = max(ratios.values())
+        cells = [("–" if m not in ratios else f"**{_pct(ratios[m], 0)}**" if ratios[m] == best
+                  else _pct(ratios[m], 0)) for m in methods]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_summary(tasks: dict[str, list[dict]], path, reference: str = "last",
                   max_accuracy_loss: float = MAX_ACCURACY_LOSS, compare_with_paper: bool = True) -> dict:
-    """Write the summary markdown (and the paper comparison) to ``path``; ``path`` with ``.json`` holds the data."""
+    """Write the summary markdown (and the paper comparison) to ``path``; ``path`` with ``.json`` holds the data.
+
+    When every task was also swept with ``last@auto`` (LAST at the data's horizon), the markdown adds the same
+    protocol led by that form and each method's own protocol ratio per task."""
     summary = summarize(tasks, reference, max_accuracy_loss)
-    text = summary_markdown(summary) + "\n" + loss_by_ratio_markdown(tasks)
+    text = summary_markdown(summary)
+    horizon_reference = "last@auto"
+    if reference != horizon_reference and all(record_at(r, horizon_reference, 0.0) for r in tasks.values()):
+        text += "\n" + summary_markdown(summarize(tasks, horizon_reference, max_accuracy_loss),
+                                        title=f"Accuracy loss at {method_label(horizon_reference)}'s protocol ratio")
+        text += "\n" + own_ratio_markdown(tasks, max_accuracy_loss)
+    text += "\n" + loss_by_ratio_markdown(tasks)
     if compare_with_paper:
         text += "\n" + paper_comparison_markdown(summary)
     path = Path(path)
