@@ -381,7 +381,9 @@ def train(args: TrainingArguments) -> dict:
         state.epoch += 1
         record.update(epoch=state.epoch, lr=scheduler.get_last_lr()[-1], epoch_time_s=time.perf_counter() - epoch_start)
         state.history.append(record)
-        improved = record["validation_accuracy"] > state.best_validation_accuracy
+        # Ties go to the later epoch: once validation accuracy saturates (e.g. 100 % on a small split) the best
+        # checkpoint follows the schedule to its end instead of freezing at the first epoch that reached it.
+        improved = record["validation_accuracy"] >= state.best_validation_accuracy
         if improved:
             state.best_validation_accuracy, state.best_epoch = record["validation_accuracy"], state.epoch
             if accelerator.is_main_process:
