@@ -3,6 +3,6 @@
 from .criteria import METHODS
 from .plan import PruningPlan
 from .pruner import LASTPruner
-from .subsystems import ModalSubsystems, is_prunable
+from ..models.pruning_contract import ModalSubsystems, is_prunable  # the layers' contract, re-exported
 
 __all__ = ["LASTPruner", "METHODS", "ModalSubsystems", "PruningPlan", "is_prunable"]

@@ -9,7 +9,7 @@ import torch
 
 from .criteria import METHODS, VARIANTS, allocate, method_scores, unstable_modes
 from .plan import PruningPlan
-from .subsystems import ModalSubsystems, is_prunable
+from ..models.pruning_contract import ModalSubsystems, is_prunable
 
 
 class LASTPruner:
@@ -17,7 +17,7 @@ class LASTPruner:
 
     Args:
         model: a transformers model whose SSM layers implement the pruning contract
-            (:mod:`hf_last.pruning.subsystems`); found as ``is_prunable`` modules in ``model.modules()`` order.
+            (:mod:`hf_last.models.pruning_contract`); found as ``is_prunable`` modules in ``model.modules()`` order.
         method: one of :data:`hf_last.pruning.METHODS` — ``last`` (default), ``global_hinf``, ``uniform_hinf``,
             ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``, ``last_h2``.
         bidirectional_score: ``"paper"`` (‖C_i‖² = ‖C1_i‖² + ‖C2_i‖²) or ``"reference"`` (the reference
@@ -97,7 +97,7 @@ class LASTPruner:
     def scores(self) -> list[np.ndarray]:
         """The method's final score of every stored mode, one float64 array per prunable layer.
 
-        For S4D layers modes are (channel, mode) pairs in the packed order of ``modal_subsystems().group``.
+        For S4D layers modes are (channel, mode) pairs in the layer's packed order (channel by channel).
         """
         return self._scores(self.subsystems())
 
