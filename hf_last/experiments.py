@@ -15,7 +15,8 @@ import json
 import time
 from pathlib import Path
 
-from .evaluation import DEFAULT_RATIOS, evaluate_accuracy, get_accelerator, sweep
+from .accelerator import get_accelerator
+from .evaluation import DEFAULT_RATIOS, accuracy_on, evaluate_accuracy, sweep
 from .reporting import (
     MAX_ACCURACY_LOSS,
     method_label,
@@ -258,8 +259,8 @@ def prune_with_search(model, eval_dataset, *, method: str = "last", ratio: float
     accelerator = get_accelerator(accelerator)
     pruner = LASTPruner(model, method=method)
     if ratio is None:
-        result = pruner.search(eval_dataset, max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
-                               accelerator=accelerator, return_result=True)
+        result = pruner.search(accuracy_on(eval_dataset, batch_size, accelerator), max_accuracy_loss=max_accuracy_loss,
+                               return_result=True)
         return result.model, {"mode": "search", **result.to_dict()}
     pruned = pruner.prune(ratio)
     pad = pad_token_id(model)

@@ -7,9 +7,11 @@ import copy
 import numpy as np
 import torch
 
+from .._version import __version__
+from ..models.pruning_contract import ModalSubsystems, is_prunable
 from .criteria import METHODS, VARIANTS, allocate, method_scores, unstable_modes
 from .plan import PruningPlan
-from ..models.pruning_contract import ModalSubsystems, is_prunable
+from .search import search_ratio
 
 
 class LASTPruner:
@@ -139,26 +141,20 @@ class LASTPruner:
         """``apply(plan(ratio))``: a new model with a fraction ``ratio`` of the states removed."""
         return self.apply(self.plan(ratio))
 
-    def search(self, eval_dataset, max_accuracy_loss: float = 0.01, batch_size: int = 128, accelerator=None,
-               return_result: bool = False):
-        """The pruned model at the largest ratio whose accuracy on ``eval_dataset`` is within
+    def search(self, evaluate, max_accuracy_loss: float = 0.01, return_result: bool = False):
+        """The pruned model at the largest ratio whose accuracy ``evaluate(model) -> float`` is within
         ``max_accuracy_loss`` (a fraction: 0.01 = 1 point) of the dense model's.
 
-        Bisection over the kept-state count (see :mod:`hf_last.pruning.search`); every candidate is evaluated
-        data-parallel with accelerate (``accelerator`` or a new one), so under ``accelerate launch`` /
-        ``torchrun`` with N processes all ranks return the same model as one process would.
-        ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult` (model, ratio, trials).
+        Bisection over the kept-state count (see :mod:`hf_last.pruning.search`). For accuracy on a dataset,
+        data-parallel with accelerate, pass ``hf_last.evaluation.accuracy_on(eval_dataset)``: under
+        ``accelerate launch`` / ``torchrun`` with N processes all ranks then return the same model as one
+        process would. ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult`
+        (model, ratio, trials).
         """
-        from ..evaluation import evaluate_accuracy, get_accelerator
-        from .search import search_ratio
-
-        accelerator = get_accelerator(accelerator)
-        pad_token_id = getattr(self.model.config, "pad_token_id", None) or 0
-
-        def accuracy(model) -> float:
-            return evaluate_accuracy(model, eval_dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
-
-        result = search_ratio(self, accuracy, max_accuracy_loss)
+        if not callable(evaluate):
+            raise TypeError(f"search() takes evaluate(model) -> accuracy, got a {type(evaluate).__name__}; for a "
+                            "dataset pass hf_last.evaluation.accuracy_on(dataset)")
+        result = search_ratio(self, evaluate, max_accuracy_loss)
         return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------
@@ -183,8 +179,6 @@ class LASTPruner:
                                  f"has {sub.num_modes} x {sub.states_per_mode}; make a new plan for this model.")
 
     def _rewrite_config(self, pruned, layer_entries: dict[int, dict], plan: PruningPlan) -> None:
-        import hf_last
-
         old = pruned.config
         data = old.to_dict()
         overrides = {int(k): dict(v) for k, v in (data.get("per_layer_config") or {}).items()}
@@ -203,7 +197,7 @@ class LASTPruner:
             "states_per_layer_after": plan.states_after,
             "bidirectional_score": plan.bidirectional_score,
             "seed": plan.seed,
-            "hf_last_version": hf_last.__version__,
+            "hf_last_version": __version__,
         }
         if getattr(old, "pruning", None):
             metadata["previous"] = old.pruning
