@@ -33,8 +33,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from .accelerator import get_accelerator
+from .models import FAMILIES
 
-FAMILIES = ("s4d", "s5")
 CARD_TASK_TYPES = {"digits": "image-classification", "sfashion": "image-classification",
                    "psfashion": "image-classification", "pathfinder": "image-classification",
                    "speech": "audio-classification", "listops": "text-classification"}

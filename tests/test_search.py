@@ -22,7 +22,7 @@ BATCH = 64
 @pytest.fixture(scope="module")
 def model():
     """The shipped S5 digits checkpoint."""
-    from hf_last.experiments import default_checkpoint, load_model
+    from hf_last.loading import default_checkpoint, load_model
 
     return load_model(default_checkpoint("s5"))
 
