@@ -1,8 +1,13 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+VERSION = re.search(r'__version__ = "(.+)"', Path("hf_last/_version.py").read_text(encoding="utf-8")).group(1)
 
 setup(
     name="hf_last",
-    version="0.1.0",
+    version=VERSION,
     description="S4D and S5 state space models for Hugging Face transformers, compressed with LAST "
     "(Layer-Adaptive STate pruning).",
     long_description=open("README.md", encoding="utf-8").read(),

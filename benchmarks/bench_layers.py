@@ -8,7 +8,8 @@ Run from the repository root:
 Setting (full run): B=8, L=1024, H=128, state_size=128 with conj_sym=True (64 complex modes per S4D
 channel, 64 modes for the S5 layer), float32, torch's default thread count. Every number is the median
 of ``--repeats`` timed calls after one warm-up call (``--slow-repeats`` for whole layers in recurrent mode);
-compared callables (blocked vs naive kernel, scan vs loop) are timed in alternating rounds.
+compared callables (blocked vs naive kernel, scan vs loop) are timed in interleaved rounds (order rotated
+every round; ``benchmarks/harness.py``).
 "Forward" runs under ``torch.no_grad()``; "forward+backward" builds the graph and backpropagates a sum.
 
 Targets checked from the measured medians:
@@ -19,14 +20,8 @@ Targets checked from the measured medians:
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
-import os
-import platform
-import shlex
 import statistics
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -36,40 +31,20 @@ from hf_last.ssm.discretization import discretize, log_discrete_poles
 from hf_last.ssm.kernels import vandermonde_kernel, vandermonde_kernel_naive
 from hf_last.ssm.scan import lti_scan, sequential_scan
 
-from report_files import git, load_average, write_report  # benchmarks/ is on sys.path when a script runs from it
+from harness import format_load, load_average, pass_fail, run_environment, timings, write_report  # benchmarks/ is on sys.path
 
 KERNEL_TARGET = 5.0  # blocked vs naive Vandermonde kernel
 SCAN_TARGET = 2.0  # lti_scan vs sequential_scan, forward+backward
 STEP_STATE_SIZES = (32, 64, 128, 256)  # 16..128 complex modes with conj_sym=True
+MEASURED_SOURCES = ("models", "ssm")  # hf_last sub-packages whose code this benchmark times
 
 
 # ----------------------------------------------------------------------------------------------- timing
 
 
-def summarize(times: list[float]) -> dict:
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
-
-
-def time_call(fn, repeats: int, warmup: int = 1) -> dict:
-    """Median / min / max wall time (seconds) of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
-    return time_interleaved({"fn": fn}, repeats, warmup)["fn"]
-
-
-def time_interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
-    """Time several callables in alternating rounds, so that load from other processes hits all alike.
-
-    Returns {name: summary} as :func:`time_call`; ratios of these medians are what the targets check.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: summarize(values) for name, values in times.items()}
+def time_call(fn, repeats: int) -> dict:
+    """Median / min / max wall time (seconds) of ``fn()`` over ``repeats`` calls after one warm-up call."""
+    return timings({"fn": fn}, repeats)["fn"]
 
 
 def forward_only(fn):
@@ -98,7 +73,7 @@ def forward_backward(fn, module: torch.nn.Module | None = None, leaf: torch.Tens
 
 
 def ratio(slow: dict, fast: dict) -> float:
-    return slow["median_s"] / fast["median_s"]
+    return slow["median"] / fast["median"]
 
 
 # ----------------------------------------------------------------------------------------------- layers
@@ -132,7 +107,7 @@ def bench_kernel(args) -> dict:
     mixer = s4d_mixer(args.hidden, args.state_size)
     coefficients, log_z = s4d_kernel_inputs(mixer)
     length = args.length
-    times = time_interleaved({
+    times = timings({
         "blocked": forward_only(lambda: vandermonde_kernel(coefficients, log_z, length)),
         "naive": forward_only(lambda: vandermonde_kernel_naive(coefficients, log_z, length)),
         "mixer_kernel": forward_only(lambda: mixer.kernel(length)),
@@ -147,7 +122,7 @@ def bench_kernel(args) -> dict:
         "shape": {"H": args.hidden, "modes": log_z.shape[-1], "L": length},
         "times": times,
         "speedup_blocked_vs_naive": speedup,
-        "speedup_blocked_vs_naive_min": times["naive"]["min_s"] / times["blocked"]["min_s"],
+        "speedup_blocked_vs_naive_min": times["naive"]["min"] / times["blocked"]["min"],
         "max_rel_diff_blocked_vs_naive": ((blocked - naive).abs().max() / naive.abs().max()).item(),
         "max_rel_err_blocked_vs_float64": ((blocked.double() - exact).abs().max() / scale).item(),
         "max_rel_err_naive_vs_float64": ((naive.double() - exact).abs().max() / scale).item(),
@@ -163,11 +138,11 @@ def bench_scan(args) -> dict:
         Lambda_bar = mixer.discrete_system()[0]
     b = torch.randn(args.batch, args.length, mixer.num_modes, dtype=torch.complex64)
     b_grad = b.clone().requires_grad_(True)
-    times = time_interleaved({
+    times = timings({
         "lti_scan_fwd": forward_only(lambda: lti_scan(Lambda_bar, b)),
         "sequential_fwd": forward_only(lambda: sequential_scan(Lambda_bar, b)),
     }, args.repeats)
-    times.update(time_interleaved({
+    times.update(timings({
         "lti_scan_fwd_bwd": forward_backward(lambda: lti_scan(Lambda_bar, b_grad), leaf=b_grad),
         "sequential_fwd_bwd": forward_backward(lambda: sequential_scan(Lambda_bar, b_grad), leaf=b_grad),
     }, args.repeats))
@@ -179,7 +154,7 @@ def bench_scan(args) -> dict:
         "times": times,
         "speedup_fwd": ratio(times["sequential_fwd"], times["lti_scan_fwd"]),
         "speedup_fwd_bwd": speedup,
-        "speedup_fwd_bwd_min": times["sequential_fwd_bwd"]["min_s"] / times["lti_scan_fwd_bwd"]["min_s"],
+        "speedup_fwd_bwd_min": times["sequential_fwd_bwd"]["min"] / times["lti_scan_fwd_bwd"]["min"],
         "max_rel_diff": ((scanned - looped).abs().max() / looped.abs().max()).item(),
         "target": {"name": f"scan fwd+bwd >= {SCAN_TARGET:g}x faster than loop", "ratio": speedup,
                    "passed": speedup >= SCAN_TARGET},
@@ -209,8 +184,8 @@ def bench_layer(name: str, mixer, args) -> dict:
         "times": times,
         "recurrent_over_parallel_fwd": ratio(times["recurrent_fwd"], times["parallel_fwd"]),
         "recurrent_over_parallel_fwd_bwd": ratio(times["recurrent_fwd_bwd"], times["parallel_fwd_bwd"]),
-        "recurrent_fwd_us_per_step": 1e6 * times["recurrent_fwd"]["median_s"] / args.length,
-        "recurrent_fwd_bwd_us_per_step": 1e6 * times["recurrent_fwd_bwd"]["median_s"] / args.length,
+        "recurrent_fwd_us_per_step": 1e6 * times["recurrent_fwd"]["median"] / args.length,
+        "recurrent_fwd_bwd_us_per_step": 1e6 * times["recurrent_fwd_bwd"]["median"] / args.length,
         "max_rel_diff_parallel_vs_recurrent": ((y_par - y_rec).abs().max() / y_rec.abs().max()).item(),
     }
 
@@ -228,7 +203,7 @@ def time_recurrent_steps(mixer, batch: int, steps: int, repeats: int) -> dict:
             _, current = mixer.recurrent_step(system, u_t, current)
 
     timing = time_call(forward_only(run), repeats)
-    return {"us_per_step": 1e6 * timing["median_s"] / steps, "min_us_per_step": 1e6 * timing["min_s"] / steps}
+    return {"us_per_step": 1e6 * timing["median"] / steps, "min_us_per_step": 1e6 * timing["min"] / steps}
 
 
 def loglog_slope(xs, ys) -> float:
@@ -258,28 +233,8 @@ def bench_step_scaling(args) -> dict:
 # ------------------------------------------------------------------------------------------- reporting
 
 
-def git_info() -> dict:
-    return {"commit": git("rev-parse", "HEAD"), "hf_last_uncommitted_changes": bool(git("status", "--porcelain", "hf_last"))}
-
-
 def environment(args) -> dict:
-    return {
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "load_average_at_start": load_average(),
-        "git": git_info(),
-        "quick": args.quick,
-    }
-
-
-def load(values) -> str:
-    return "n/a" if not values else "/".join(f"{x:.2f}" for x in values)
+    return {**run_environment(MEASURED_SOURCES), "load_average_at_start": load_average(), "quick": args.quick}
 
 
 def contention_warning(env: dict) -> list[str]:
@@ -292,11 +247,11 @@ def contention_warning(env: dict) -> list[str]:
 
 
 def ms(timing: dict) -> str:
-    return f"{1e3 * timing['median_s']:.2f}"
+    return f"{1e3 * timing['median']:.2f}"
 
 
 def verdict(target: dict) -> str:
-    return f"**{'PASS' if target['passed'] else 'FAIL'}** ({target['ratio']:.1f}x; {target['name']})"
+    return f"{pass_fail(target['passed'])} ({target['ratio']:.1f}x; {target['name']})"
 
 
 def markdown(report: dict) -> str:
@@ -307,12 +262,13 @@ def markdown(report: dict) -> str:
         f"Command: `{env['command']}` (run from the repository root)",
         "",
         f"- date (UTC): {env['date_utc']}; git commit {env['git']['commit']}"
-        f" (uncommitted hf_last changes: {env['git']['hf_last_uncommitted_changes']})",
+        f" (uncommitted hf_last changes: {env['git']['hf_last_uncommitted_changes']}; sha256 of the timed sources"
+        f" hf_last/{{{','.join(MEASURED_SOURCES)}}}: {env['git']['measured_sources_sha256']})",
         f"- torch {env['torch']}, Python {env['python']}, {env['threads']} torch threads, {env['cpu_count']} CPUs",
         f"- machine: {env['machine']} ({env['processor']}); 1/5/15-min load average at start "
-        f"{load(env['load_average_at_start'])}, at end {load(env['load_average_at_end'])}",
+        f"{format_load(env['load_average_at_start'])}, at end {format_load(env['load_average_at_end'])}",
         "- times are medians over repeats after one warm-up call, in ms; forward = under no_grad;"
-        " compared callables in sections 1 and 2 are timed in alternating rounds",
+        " compared callables in sections 1 and 2 are timed in interleaved rounds (order rotated every round)",
         "",
         *contention_warning(env),
         "## Targets",
@@ -329,7 +285,7 @@ def markdown(report: dict) -> str:
     for key, label in (("naive", "`vandermonde_kernel_naive` (one exp per mode and step)"),
                        ("blocked", "`vandermonde_kernel` (blocked powers)"),
                        ("mixer_kernel", "`S4DMixer.kernel(L)` (real layer, incl. discretization)")):
-        lines.append(f"| {label} | {ms(kernel['times'][key])} | {1e3 * kernel['times'][key]['min_s']:.2f} |")
+        lines.append(f"| {label} | {ms(kernel['times'][key])} | {1e3 * kernel['times'][key]['min']:.2f} |")
     lines += [
         "",
         f"Speed-up blocked vs naive: **{kernel['speedup_blocked_vs_naive']:.1f}x** median"
@@ -366,7 +322,7 @@ def markdown(report: dict) -> str:
     lines += [
         "",
         f"B={shape['B']}, L={shape['L']}, H={shape['H']}, state_size={shape['state_size']}."
-        f" Repeats: parallel {repeats['parallel_fwd']['repeats']}, recurrent {repeats['recurrent_fwd']['repeats']}."
+        f" Repeats: parallel {repeats['parallel_fwd']['n']}, recurrent {repeats['recurrent_fwd']['n']}."
         " µs/step = recurrent time / L (includes the per-call discretization and the final stack).",
         "",
     ]

@@ -57,23 +57,28 @@ Targets (from the measured medians):
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
-import shlex
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 
-from report_files import git, load_average, write_report  # benchmarks/ is on sys.path when a script runs from it
+from harness import (  # benchmarks/ is on sys.path when a script runs from it
+    git_state,
+    load_average,
+    paired_ratio,
+    pass_fail,
+    run_environment,
+    summarize,
+    time_rounds,
+    write_report,
+)
 
 RATIOS = (0.0, 0.33, 0.5, 0.8)
 PARALLEL_TARGET = 1.6  # S5 pruned 50 % vs dense, parallel forward
@@ -134,39 +139,6 @@ def describe(model) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- timing
-
-
-def time_rounds(fns: dict, repeats: int, warmup: int = 1) -> dict:
-    """Time callables in ``repeats`` rounds (each round calls every callable once, order rotated by one per
-    round). Returns {name: {"wall": [s...], "cpu_over_wall": [...]}} with one entry per round."""
-    with torch.no_grad():
-        for fn in fns.values():
-            for _ in range(warmup):
-                fn()
-        names = list(fns)
-        out = {name: {"wall": [], "cpu": [], "cpu_over_wall": []} for name in names}
-        for round_index in range(repeats):
-            shift = round_index % len(names)
-            for name in names[shift:] + names[:shift]:
-                cpu0, wall0 = time.process_time(), time.perf_counter()
-                fns[name]()
-                wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-                out[name]["wall"].append(wall)
-                out[name]["cpu"].append(cpu)
-                out[name]["cpu_over_wall"].append(cpu / wall)
-    return out
-
-
-def summary(samples: dict, scale: float = 1.0) -> dict:
-    wall = [scale * w for w in samples["wall"]]
-    return {"median": statistics.median(wall), "min": min(wall), "max": max(wall), "n": len(wall),
-            "cpu_median": scale * statistics.median(samples["cpu"]),
-            "cpu_over_wall_median": statistics.median(samples["cpu_over_wall"])}
-
-
-def paired_ratio(slow: list[float], fast: list[float]) -> float:
-    """Median over rounds of slow/fast within the same round (robust to load drifting between rounds)."""
-    return statistics.median(s / f for s, f in zip(slow, fast))
 
 
 def bench_forward(models: dict, args, mode: str) -> dict:
@@ -267,7 +239,7 @@ def collect(raw: dict, models: dict, scale: float) -> dict:
     dense_model = raw[(0.0, "model")]["wall"]
     dense_mixers = raw[(0.0, "mixers")]["wall"]
     for ratio in models:
-        entry = {part: summary(raw[(ratio, part)], scale) for part in parts}
+        entry = {part: summarize(raw[(ratio, part)], scale) for part in parts}
         model_wall = raw[(ratio, "model")]["wall"]
         entry["speedup_vs_dense"] = statistics.median(dense_model) / statistics.median(model_wall)
         entry["speedup_vs_dense_paired"] = paired_ratio(dense_model, model_wall)
@@ -292,7 +264,7 @@ def bench_prune_time(family: str, dense, args) -> dict:
         "plan": lambda: LASTPruner(dense).plan(TARGET_RATIO),
         "apply": lambda: pruner.apply(plan),
     }, args.prune_repeats)
-    return {name: summary(samples, 1.0) for name, samples in raw.items()}
+    return {name: summarize(samples, 1.0) for name, samples in raw.items()}
 
 
 @torch.no_grad()
@@ -369,30 +341,9 @@ def bench_memory(family: str, args) -> dict:
 # ------------------------------------------------------------------------------------------- reporting
 
 
-def git_info() -> dict:
-    import hashlib
-
-    import hf_last
-
-    root = Path(hf_last.__file__).parent
-    measured = sorted(p for sub in MEASURED_SOURCES for p in (root / sub).rglob("*.py"))
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in measured)).hexdigest()[:16]
-    return {"commit": git("rev-parse", "HEAD"),
-            "hf_last_uncommitted_changes": bool(git("status", "--porcelain", "hf_last")),
-            "measured_sources_uncommitted_changes": bool(git("status", "--porcelain", *[f"hf_last/{s}" for s in MEASURED_SOURCES])),
-            "measured_sources_sha256": digest}
-
-
 def environment(args) -> dict:
     return {
-        "command": shlex.join(["python", *sys.argv]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.platform(),
-        "git": git_info(),
+        **run_environment(MEASURED_SOURCES),
         "quick": args.quick,
         "setting": {"batch": args.batch, "length": args.length, "hidden": args.hidden, "layers": args.layers,
                     "s5_state_size": 256, "s5_blocks": args.blocks, "s4d_state_size": 64, "steps": args.steps,
@@ -420,10 +371,6 @@ def row_targets(report: dict, family: str, key: str) -> str:
     if family != "S5" or key != label(TARGET_RATIO):
         return ""
     return ", ".join(f"{t['short']} {'PASS' if t['passed'] else 'FAIL'}" for t in report["targets"])
-
-
-def verdict(passed: bool) -> str:
-    return "**PASS**" if passed else "**FAIL**"
 
 
 def targets(report: dict) -> list[dict]:
@@ -477,7 +424,7 @@ def markdown(report: dict) -> str:
             measured = f"{target['measured']:.2f}x (median of per-round ratios {target['paired']:.2f}x)"
         else:
             measured = f"{1e3 * target['measured']:.1f} ms"
-        lines.append(f"- {target['name']}: {verdict(target['passed'])}, measured {measured}")
+        lines.append(f"- {target['name']}: {pass_fail(target['passed'])}, measured {measured}")
     lines += ["", "## Results", "",
               "Speed-ups are ratios of medians (dense / pruned); in brackets the median of the per-round paired"
               " ratios. Peak MB = extra RSS of one no_grad forward (B, L) over the model at rest, fresh subprocess.",
@@ -619,6 +566,29 @@ def parse_args(argv=None):
     return args
 
 
+def bench_family(family: str, args, loads: dict) -> dict:
+    """Every measurement of one family's dense and pruned models (run under no_grad); ``loads`` gets the
+    load average after each phase."""
+    models = build_models(family, args)
+    data = {"models": {label(r): describe(m) for r, m in models.items()}, "checks": check_pruned(models, args)}
+    data["prune_time"] = bench_prune_time(family, models[0.0], args)
+    print(f"{family}: prune(0.5) {data['prune_time']['prune']['median']:.4f} s", flush=True)
+    for mode in ("parallel", "recurrent"):
+        data[mode] = bench_forward(models, args, mode)
+        loads[f"after {family} {mode}"] = load_average()
+        print(f"{family}: {mode} " + ", ".join(f"{k} {v['model']['median']:.1f} ms" for k, v in data[mode].items()),
+              flush=True)
+    data["step"] = bench_step(models, args)
+    if family == "S5":
+        data["step_batches"] = bench_step_batches(models, args)
+    loads[f"after {family} step"] = load_average()
+    print(f"{family}: step " + ", ".join(f"{k} {v['model']['median']:.0f} µs" for k, v in data["step"].items()),
+          flush=True)
+    data["memory"] = bench_memory(family, args)
+    print(f"{family}: peak " + ", ".join(f"{k} {v['peak_mb']:.1f} MB" for k, v in data["memory"].items()), flush=True)
+    return data
+
+
 def main(argv=None) -> dict | None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -630,31 +600,11 @@ def main(argv=None) -> dict | None:
     loads = report["environment"]["load_average"]
     loads["start"] = load_average()
     for family in args.families.split(","):
-        models = build_models(family, args)
-        data = {"models": {label(r): describe(m) for r, m in models.items()}, "checks": check_pruned(models, args)}
-        data["prune_time"] = bench_prune_time(family, models[0.0], args)
-        print(f"{family}: prune(0.5) {data['prune_time']['prune']['median']:.4f} s", flush=True)
-        for mode in ("parallel", "recurrent"):
-            data[mode] = bench_forward(models, args, mode)
-            loads[f"after {family} {mode}"] = load_average()
-            print(f"{family}: {mode} " + ", ".join(f"{k} {v['model']['median']:.1f} ms" for k, v in data[mode].items()),
-                  flush=True)
-        data["step"] = bench_step(models, args)
-        if family == "S5":
-            data["step_batches"] = bench_step_batches(models, args)
-        loads[f"after {family} step"] = load_average()
-        print(f"{family}: step " + ", ".join(f"{k} {v['model']['median']:.0f} µs" for k, v in data["step"].items()),
-              flush=True)
-        data["memory"] = bench_memory(family, args)
-        print(f"{family}: peak " + ", ".join(f"{k} {v['peak_mb']:.1f} MB" for k, v in data["memory"].items()), flush=True)
-        report["families"][family] = data
-        del models
+        with torch.no_grad():
+            report["families"][family] = bench_family(family, args, loads)
     loads["end"] = load_average()
-    report["environment"]["git_end"] = git_info()
-    if "S5" in report["families"]:
-        report["targets"] = targets(report)
-    else:
-        report["targets"] = []
+    report["environment"]["git_end"] = git_state(MEASURED_SOURCES)
+    report["targets"] = targets(report) if "S5" in report["families"] else []
     write_report(report, args.output_dir, args.name, markdown(report))
     return report
 

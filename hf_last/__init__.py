@@ -2,11 +2,10 @@
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
+from ._version import __version__
 from .models import S4DConfig, S4DForSequenceClassification, S4DModel, S5Config, S5ForSequenceClassification, S5Model
 from .optimization import param_groups
 from .pruning import METHODS, LASTPruner, PruningPlan
-
-__version__ = "0.1.0"
 
 
 def _register_auto_classes() -> None:

@@ -12,6 +12,11 @@ def _as_sequence(values) -> torch.Tensor:
     return tensor[:, None] if tensor.dim() == 1 and tensor.is_floating_point() else tensor
 
 
+def model_pad_token_id(model) -> int:
+    """The id that pads ``input_ids`` for ``model``: its ``config.pad_token_id``, else 0."""
+    return getattr(getattr(model, "config", None), "pad_token_id", None) or 0
+
+
 def collate_sequences(examples: Sequence[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
     """Stack examples with ``input_values`` ((L,) or (L, C) floats) or ``input_ids`` ((L,) ints) and ``label``.
 

@@ -6,22 +6,16 @@ duplicates accelerate adds to even out the last batch, so N processes give exact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
 from torch.utils.data import DataLoader
 
-from .collate import collate_sequences, longest_sequence
+from .accelerator import get_accelerator
+from .collate import collate_sequences, longest_sequence, model_pad_token_id
 from .metrics import load_accuracy
-
-
-def get_accelerator(accelerator=None):
-    """The given ``Accelerator`` or a new one (CPU when no GPU is visible)."""
-    if accelerator is not None:
-        return accelerator
-    from accelerate import Accelerator
-
-    return Accelerator(cpu=not torch.cuda.is_available())
+from .pruning import CRITERIA, LASTPruner
 
 
 @torch.no_grad()
@@ -53,14 +47,23 @@ def evaluate_accuracy(model, dataset, batch_size: int = 128, accelerator=None, s
     return {"accuracy": result["accuracy"], "num_samples": len(labels)}
 
 
+def accuracy_on(dataset, batch_size: int = 128, accelerator=None) -> Callable[[object], float]:
+    """``evaluate(model) -> accuracy`` on ``dataset`` (data-parallel, each model padded with its own pad id),
+    e.g. for ``LASTPruner(model).search(accuracy_on(validation), max_accuracy_loss=0.01)``."""
+    accelerator = get_accelerator(accelerator)
+
+    def accuracy(model) -> float:
+        return evaluate_accuracy(model, dataset, batch_size, accelerator, pad_token_id=model_pad_token_id(model))["accuracy"]
+
+    return accuracy
+
+
 DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(11))
 
 
 def default_sweep_methods() -> list[str]:
     """Every registered method at the paper's infinite horizon, then every H∞/H2 method at the data's horizon
     (``name@auto``)."""
-    from .pruning import CRITERIA
-
     return list(CRITERIA) + [f"{name}@auto" for name, criterion in CRITERIA.items() if criterion.uses_horizon]
 
 
@@ -77,8 +80,6 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
     ``states_per_layer`` (after pruning), ``accuracy``, ``base_accuracy``, ``accuracy_loss`` (fractions,
     base − pruned). Every process returns the same records.
     """
-    from .pruning import LASTPruner
-
     accelerator = get_accelerator(accelerator)
     methods = default_sweep_methods() if methods is None else list(methods)
     data_horizon = longest_sequence(dataset) if any(str(m).endswith("@auto") for m in methods) else None

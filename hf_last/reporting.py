@@ -19,6 +19,8 @@ import csv
 import json
 from pathlib import Path
 
+from .pruning import LASTPruner
+
 MAX_ACCURACY_LOSS = 0.01  # 1 percentage point, as a fraction
 # A loss equal to the threshold must not qualify ("strictly below"), but base − pruned of two fractions k/n is
 # computed with rounding error (0.98 − 0.97 = 0.01000000000000001 or 0.00999999999999999). Losses within
@@ -93,9 +95,17 @@ def write_records_json(records: list[dict], path, metadata: dict | None = None) 
     return path
 
 
-def read_records_json(path) -> list[dict]:
+def read_sweep_json(path) -> tuple[list[dict], dict]:
+    """``(records, metadata)`` of a file written by :func:`write_records_json` (a bare list of records: no metadata)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data["records"] if isinstance(data, dict) else data
+    if isinstance(data, dict):
+        return data["records"], data.get("metadata", {})
+    return data, {}
+
+
+def read_records_json(path) -> list[dict]:
+    """The records of a file written by :func:`write_records_json`."""
+    return read_sweep_json(path)[0]
 
 
 def write_records_csv(records: list[dict], path) -> Path:
@@ -329,15 +339,13 @@ def summarize_sweep_files(paths, output, reference: str = "last",
     parent folder's name); writes ``output`` (markdown, with the paper comparison) and ``output``.json."""
     tasks = {}
     for path in paths:
-        path = Path(path)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        meta = data.get("metadata", {}) if isinstance(data, dict) else {}
-        name = meta.get("task", path.parent.name)
+        records, meta = read_sweep_json(path)
+        name = meta.get("task", Path(path).parent.name)
         if meta.get("model"):
             name = f"{name} ({meta['model']})"
         if name in tasks:
             raise ValueError(f"two sweep files describe {name!r}; pass each task once")
-        tasks[name] = data["records"] if isinstance(data, dict) else data
+        tasks[name] = records
     return write_summary(tasks, output, reference, max_accuracy_loss)
 
 
@@ -437,14 +445,12 @@ def plot_states_per_layer(records: list[dict], path, method: str = "last", ratio
 def layer_poles(model, layer: int = 0):
     """Discrete poles λ̄ of prunable layer ``layer`` (numpy complex array; S4D: every channel's modes) and the
     number of states each stored mode stands for."""
-    from .pruning import LASTPruner
-
     layers = LASTPruner.prunable_layers(model)
     if not 0 <= layer < len(layers):
         raise IndexError(f"layer {layer} out of range: the model has {len(layers)} prunable layers")
     step_rescale = float(getattr(getattr(model, "config", None), "step_rescale", 1.0) or 1.0)
     sub = layers[layer].modal_subsystems(step_rescale)
-    return sub.Lambda_bar.detach().cpu().to(dtype=sub.Lambda_bar.dtype).numpy(), sub.states_per_mode
+    return sub.Lambda_bar.detach().cpu().numpy(), sub.states_per_mode
 
 
 def plot_poles(dense_model, pruned_model, path, layer: int = 0, title: str | None = None,

@@ -32,7 +32,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-FAMILIES = ("s4d", "s5")
+from .accelerator import get_accelerator
+from .models import FAMILIES
+
 CARD_TASK_TYPES = {"digits": "image-classification", "sfashion": "image-classification",
                    "psfashion": "image-classification", "pathfinder": "image-classification",
                    "speech": "audio-classification", "listops": "text-classification"}
@@ -169,16 +171,6 @@ def _json_dict(text: str) -> dict:
 
 
 # ---- building blocks --------------------------------------------------------------------------------------
-def get_accelerator():
-    """CPU when no GPU is visible. ``split_batches``: ``batch_size`` is the global batch (each of N processes
-    takes 1/N of it), and the prepared scheduler advances once per optimiser step, not N times."""
-    from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration
-
-    return Accelerator(cpu=not torch.cuda.is_available(),
-                       dataloader_config=DataLoaderConfiguration(split_batches=True))
-
-
 def load_data(args: TrainingArguments):
     """The task's DatasetDict, with train (and validation) optionally subsampled at random (seeded)."""
     from .data import load_task

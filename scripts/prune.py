@@ -6,7 +6,7 @@
 
 The search evaluates candidates data-parallel on --search-split (default: validation); accuracy before/after
 is reported on --eval-split (default: test). Only the main process saves the model (weights, config, model
-card, pruning_plan.json, remote code, search.json) and pushes. See hf_last.experiments.prune_main.
+card, pruning_plan.json, remote code, search.json) and pushes. See hf_last.experiments.prune_checkpoint.
 """
 
 import argparse
@@ -15,7 +15,7 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per rank on shared CPUs
 
-from hf_last.experiments import add_prune_arguments, prune_main  # noqa: E402
+from hf_last.cli.prune import add_prune_arguments, prune_main  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per rank on shared CPUs
 
-from hf_last.experiments import add_sweep_arguments, sweep_main  # noqa: E402
+from hf_last.cli.sweep import add_sweep_arguments, sweep_main  # noqa: E402
 
 
 def main(argv=None) -> int:

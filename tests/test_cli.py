@@ -24,7 +24,7 @@ def forget_accelerate():
 @pytest.fixture(scope="module")
 def model_args():
     """The demo's default: the shipped S5 digits checkpoint (must be installed with the package)."""
-    from hf_last.experiments import default_checkpoint
+    from hf_last.loading import default_checkpoint
 
     default_checkpoint("s5")
     return []

@@ -126,6 +126,8 @@ def test_remote_code_bundle_is_flat_and_self_contained():
         }
         assert {f"{v.split('.')[0]}.py" for v in bundle.auto_map.values()} <= set(bundle.files)
         assert len(set(bundle.files)) == len(bundle.modules)  # non-colliding flat names
+        # only what loading a model needs: the math and the models (no pruning, hub or training code)
+        assert all(m.startswith(("hf_last.ssm.", "hf_last.models.")) for m in bundle.modules), sorted(bundle.modules)
         for name, source in bundle.files.items():
             assert not re.search(r"^\s*from\s+\.\.", source, flags=re.M), name  # no package-relative imports
             for target in re.findall(r"^\s*from\s+\.(\w+)\s+import", source, flags=re.M):

@@ -13,6 +13,7 @@ from conftest import reset_accelerate  # noqa: E402
 from hf_last import LASTPruner
 from hf_last.collate import collate_sequences
 from hf_last.data import load_task
+from hf_last.evaluation import accuracy_on
 
 TOLERANCE = 0.01
 BATCH = 64
@@ -21,7 +22,7 @@ BATCH = 64
 @pytest.fixture(scope="module")
 def model():
     """The shipped S5 digits checkpoint."""
-    from hf_last.experiments import default_checkpoint, load_model
+    from hf_last.loading import default_checkpoint, load_model
 
     return load_model(default_checkpoint("s5"))
 
@@ -37,8 +38,8 @@ def one_process(model, validation):
 
     reset_accelerate()
     torch.set_num_threads(1)
-    result = LASTPruner(model).search(validation, max_accuracy_loss=TOLERANCE, batch_size=BATCH,
-                                      accelerator=Accelerator(cpu=True), return_result=True)
+    result = LASTPruner(model).search(accuracy_on(validation, BATCH, Accelerator(cpu=True)),
+                                      max_accuracy_loss=TOLERANCE, return_result=True)
     reset_accelerate()
     return result
 
@@ -80,6 +81,11 @@ def test_search_returns_largest_feasible_count(model, validation, one_process):
     assert result.ratio > 0 or kept == total
 
 
+def test_search_takes_an_evaluate_callable(model, validation):
+    with pytest.raises(TypeError, match="accuracy_on"):
+        LASTPruner(model).search(validation)
+
+
 def test_two_processes_return_the_same_model(tmp_path, model, validation, one_process):
     from accelerate import Accelerator, debug_launcher
     from accelerate.utils import patch_environment
@@ -88,8 +94,8 @@ def test_two_processes_return_the_same_model(tmp_path, model, validation, one_pr
         torch.set_num_threads(1)
         accelerator = Accelerator(cpu=True)
         assert accelerator.num_processes == 2
-        result = LASTPruner(model).search(validation, max_accuracy_loss=TOLERANCE, batch_size=BATCH,
-                                          accelerator=accelerator, return_result=True)
+        result = LASTPruner(model).search(accuracy_on(validation, BATCH, accelerator), max_accuracy_loss=TOLERANCE,
+                                          return_result=True)
         if accelerator.is_main_process:
             torch.save({"ratio": result.ratio, "kept_modes": result.model.pruning_plan.kept_modes,
                         "trials": [vars(t) for t in result.trials], "state_dict": result.model.state_dict(),

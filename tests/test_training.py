@@ -110,8 +110,9 @@ def test_default_model_path_rejects_unknown_family():
 
 
 def test_cli_train_subcommand_parses_training_arguments():
-    from hf_last.cli import build_parser, run_train
+    from hf_last.cli import build_parser
+    from hf_last.cli.train import train_main
 
     args = build_parser().parse_args(["train", "--family", "s5", "--task", "digits", "--epochs", "3"])
-    assert args.func is run_train and (args.family, args.epochs) == ("s5", 3)
+    assert args.func is train_main and (args.family, args.epochs) == ("s5", 3)
     assert TrainingArguments.from_namespace(args).family == "s5"

@@ -14,7 +14,7 @@ module for its settings, and ``cache`` for where data is stored.
 
 from .cache import cache_path, cache_root, fingerprint
 from .permutations import bitreversal_permutation
-from .registry import TASKS, TaskInfo, load_task
+from .registry import TASKS, TaskInfo, load_split, load_task
 
-__all__ = ["TASKS", "TaskInfo", "load_task", "bitreversal_permutation", "cache_root",
+__all__ = ["TASKS", "TaskInfo", "load_split", "load_task", "bitreversal_permutation", "cache_root",
            "cache_path", "fingerprint"]

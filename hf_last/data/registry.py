@@ -89,6 +89,15 @@ TASKS: dict[str, TaskInfo] = {
 RUNTIME_OPTIONS = ("num_workers",)  # change how, not what, a task is built: not fingerprinted
 
 
+def load_split(task: str, split: str = "test", **settings):
+    """(dataset, forward kwargs) for ``split`` of ``task``; extra evaluation splits carry their own kwargs
+    (e.g. speech ``test_8khz`` runs at ``step_rescale=2``)."""
+    data = load_task(task, **settings)
+    if split not in data:
+        raise KeyError(f"task {task!r} has no split {split!r}; available: {sorted(data)}")
+    return data[split], dict(TASKS[task].eval_splits.get(split, {}))
+
+
 def load_task(name: str, *, use_cache: bool = True, num_workers: int | None = None, **settings) -> DatasetDict:
     """Build (or load from the cache) task ``name`` as a ``DatasetDict`` with train/validation/test splits.
 

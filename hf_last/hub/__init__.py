@@ -3,7 +3,7 @@
 ``model.push_to_hub(repo_id)`` on any hf_last model delegates to :func:`push_model`.
 """
 
-from .cards import CITATION, Evaluation, accuracy_plot, render_card
+from .cards import CITATION, Evaluation, render_card
 from .push import (
     HubAuthError,
     HubPushError,
@@ -25,7 +25,6 @@ __all__ = [
     "InvalidRepoIdError",
     "RemoteCodeBundle",
     "RemoteCodeError",
-    "accuracy_plot",
     "bundle_remote_code",
     "prepare_variants",
     "push_model",

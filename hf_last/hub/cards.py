@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .._version import __version__
 from ..pruning.criteria import CRITERIA
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -169,8 +170,6 @@ def render_card(model, repo_id: str, *, base_model: str | None = None, base_revi
     card. ``siblings`` is a list of ``{"ratio": r, "repo_id": id}`` (other variants of the same base);
     ``plot`` a path inside the repo (e.g. ``accuracy_vs_ratio.png``).
     """
-    import hf_last
-
     config = model.config
     pruning = getattr(config, "pruning", None)
     name = repo_id.split("/")[-1]
@@ -213,28 +212,8 @@ def render_card(model, repo_id: str, *, base_model: str | None = None, base_revi
         states_total_before=sum(before), states_total_after=sum(after),
         parameters_before_text="not recorded" if parameters_before_count is None else f"{parameters_before_count:,}",
         parameters_after=model.num_parameters(),
-        hf_last_version=pruning.get("hf_last_version", hf_last.__version__),
+        hf_last_version=pruning.get("hf_last_version", __version__),
         layers=[{"index": i, "before": b, "after": a, "kept": a / b if b else 0.0}
                 for i, (b, a) in enumerate(zip(before, after))],
         **common)
 
-
-def accuracy_plot(points: dict[float, float], path, metric: str = "accuracy") -> Path | None:
-    """Save accuracy versus pruning ratio as a PNG; None when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    ratios = sorted(points)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=120)
-    ax.plot(ratios, [points[r] * 100 for r in ratios], marker="o")
-    ax.set_xlabel("pruning ratio (fraction of states removed)")
-    ax.set_ylabel(f"{metric} (%)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)

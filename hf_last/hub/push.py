@@ -22,7 +22,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from .cards import Evaluation, accuracy_plot, is_hub_repo_id, render_card
+from ..pruning import LASTPruner
+from ..reporting import plot_accuracy_vs_states
+from .cards import Evaluation, is_hub_repo_id, render_card
 from .remote_code import add_auto_map, bundle_remote_code
 
 PLAN_FILE = "pruning_plan.json"
@@ -215,11 +217,19 @@ def push_model(model, repo_id: str, *, token=None, private: bool | None = None, 
 
 
 def _prune(model, ratio, method):
-    from ..pruning import LASTPruner
-
     pruner = LASTPruner(model, method=method)
     plan = pruner.plan(ratio)
     return pruner.apply(plan), plan
+
+
+def _accuracy_vs_ratio_plot(scores: dict[float, float], path, method: str) -> Path | None:
+    """The base's and the variants' accuracy versus pruning ratio as a PNG; None when matplotlib is missing."""
+    records = [{"method": method, "requested_ratio": ratio, "accuracy": accuracy, "base_accuracy": scores[0.0]}
+               for ratio, accuracy in sorted(scores.items())]
+    try:
+        return plot_accuracy_vs_states(records, path, x="requested_ratio")
+    except ImportError:
+        return None
 
 
 def prepare_variants(model, ratios, repo_id: str, output_dir, *, method: str = "last", evaluate=None,
@@ -255,7 +265,7 @@ def prepare_variants(model, ratios, repo_id: str, output_dir, *, method: str = "
     plot = None
     if scores and evaluation is not None and len(scores) > 1:
         output_dir.mkdir(parents=True, exist_ok=True)
-        plot = accuracy_plot(scores, output_dir / PLOT_FILE, evaluation.metric_type)
+        plot = _accuracy_vs_ratio_plot(scores, output_dir / PLOT_FILE, method)
     base_params = model.num_parameters()
     siblings = [{"ratio": r, "repo_id": names[r]} for r in ratios]
     prepared = {}

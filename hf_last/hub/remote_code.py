@@ -153,11 +153,10 @@ def bundle_remote_code(model_or_config) -> RemoteCodeBundle:
     """Flat modeling files and ``auto_map`` for a hf_last model (or config).
 
     The entry points are the registered config class and its ``AutoModel`` and
-    ``AutoModelForSequenceClassification`` classes (``import hf_last`` registers them).
+    ``AutoModelForSequenceClassification`` classes (registered when the ``hf_last`` package is imported, which
+    importing this module does first).
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
-
-    import hf_last  # noqa: F401  (registers the auto classes)
 
     config = getattr(model_or_config, "config", model_or_config)
     config_class = type(config)

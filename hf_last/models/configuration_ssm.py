@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 from ..ssm.discretization import DISCRETIZATIONS
@@ -27,6 +28,7 @@ def _require_positive_int(value: Any, field: str) -> None:
              f"must be a positive integer, got {value!r}")
 
 
+@strict
 class DiagonalSSMConfig(PreTrainedConfig):
     r"""Configuration shared by deep diagonal SSMs (S4D, S5). Not registered by itself.
 
@@ -49,57 +51,38 @@ class DiagonalSSMConfig(PreTrainedConfig):
         pruning (`dict`, *optional*): metadata written by ``LASTPruner`` on pruned models.
     """
 
-    per_layer_fields: tuple[str, ...] = ("state_size",)
+    per_layer_fields: ClassVar[tuple[str, ...]] = ("state_size",)  # what ``per_layer_config`` may override
 
-    def __init__(
-        self,
-        hidden_size: int = 64,
-        num_hidden_layers: int = 4,
-        state_size: int = 64,
-        input_size: int | None = 1,
-        vocab_size: int | None = None,
-        discretization: str = "zoh",
-        conj_sym: bool = True,
-        bidirectional: bool = False,
-        dt_min: float = 0.001,
-        dt_max: float = 0.1,
-        step_rescale: float = 1.0,
-        clip_eigs: bool = False,
-        norm_type: str = "layer",
-        prenorm: bool = True,
-        dropout: float = 0.0,
-        activation: str = "glu",
-        pooling: str = "mean",
-        initializer_range: float = 0.02,
-        layer_norm_epsilon: float = 1e-5,
-        pruning: dict | None = None,
-        **kwargs,
-    ):
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.state_size = state_size
-        self.input_size = input_size
-        self.vocab_size = vocab_size
-        self.discretization = discretization
-        self.conj_sym = conj_sym
-        self.bidirectional = bidirectional
-        self.dt_min = dt_min
-        self.dt_max = dt_max
-        self.step_rescale = step_rescale
-        self.clip_eigs = clip_eigs
-        self.norm_type = norm_type
-        self.prenorm = prenorm
-        self.dropout = dropout
-        self.activation = activation
-        self.pooling = pooling
-        self.initializer_range = initializer_range
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.pruning = pruning
+    hidden_size: int = 64
+    num_hidden_layers: int = 4
+    state_size: int = 64
+    input_size: int | None = 1
+    vocab_size: int | None = None
+    discretization: str = "zoh"
+    conj_sym: bool = True
+    bidirectional: bool = False
+    dt_min: float = 0.001
+    dt_max: float = 0.1
+    step_rescale: float = 1.0
+    clip_eigs: bool = False
+    norm_type: str = "layer"
+    prenorm: bool = True
+    dropout: float = 0.0
+    activation: str = "glu"
+    pooling: str = "mean"
+    initializer_range: float = 0.02
+    layer_norm_epsilon: float = 1e-5
+    pruning: dict | None = None
+
+    def __post_init__(self, **kwargs):
+        # The global fields are checked before transformers applies ``per_layer_config`` (in
+        # ``PreTrainedConfig.__post_init__``), so they read as plain attributes; every layer's resolved
+        # config is checked after.
         self._validate_global()
         self._check_per_layer_keys(kwargs.get("per_layer_config"))
-        super().__init__(**kwargs)
+        super().__post_init__(**kwargs)
         for index, layer_config in enumerate(self.per_layer_config):
-            self.validate_layer(layer_config, f"per_layer_config[{index}]." if self.is_heterogeneous else "")
+            self._check_layer(layer_config, f"per_layer_config[{index}]." if self.is_heterogeneous else "")
 
     def _check_per_layer_keys(self, per_layer_config: dict | None) -> None:
         for index, overrides in (per_layer_config or {}).items():
@@ -108,6 +91,7 @@ class DiagonalSSMConfig(PreTrainedConfig):
                      f"only {list(self.per_layer_fields)} may vary per layer, got {unknown}")
 
     def _validate_global(self) -> None:
+        """Check the global fields (subclasses add their own, after these)."""
         for field in ("hidden_size", "num_hidden_layers", "state_size"):
             _require_positive_int(getattr(self, field), field)
         _require(self.input_size is not None or self.vocab_size is not None, "input_size",
@@ -124,7 +108,7 @@ class DiagonalSSMConfig(PreTrainedConfig):
         _require(self.step_rescale > 0, "step_rescale", f"must be positive, got {self.step_rescale}")
         _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
-    def validate_layer(self, layer_config: PreTrainedConfig, prefix: str) -> None:
+    def _check_layer(self, layer_config: PreTrainedConfig, prefix: str) -> None:
         """Check one layer's resolved config (``config.per_layer_config[i]``)."""
         _require_positive_int(layer_config.state_size, prefix + "state_size")
         _require(not (self.conj_sym and layer_config.state_size % 2), prefix + "state_size",

@@ -17,7 +17,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
-from ..pruning.subsystems import ModalSubsystems
+from .pruning_contract import ModalSubsystems
 
 MODES = ("parallel", "recurrent")
 
@@ -26,8 +26,8 @@ class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
     Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``, ``parallel_forward``,
-    ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2``,
-    ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2`` and
+    ``keep_modes`` (the contract of :mod:`hf_last.models.pruning_contract`). States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
@@ -89,7 +89,6 @@ class DiagonalSSMMixer(nn.Module):
             Lambda_bar=Lambda_bar,
             b_norm2=self.mode_norm2(B_bar, "input"),
             c_norm2=torch.stack([self.mode_norm2(c, "output") for c in directions]),
-            group=self.mode_groups(),
             states_per_mode=2 if self.conj_sym else 1,
         )
 

@@ -1,8 +1,8 @@
 """Pruning criteria: per-mode importance and its allocation across layers (pure numpy functions).
 
 Every layer l is a diagonal discrete-time system whose stored mode i is the first-order subsystem
-G_i(z) = C_i B̄_i / (z − λ̄_i) (see :mod:`hf_last.pruning.subsystems`). Criteria see only the arrays of
-:class:`~hf_last.pruning.subsystems.ModalSubsystems`: λ̄_i, ‖B̄_i‖², ‖C_i‖² per direction.
+G_i(z) = C_i B̄_i / (z − λ̄_i) (see :mod:`hf_last.models.pruning_contract`). Criteria see only the arrays of
+:class:`~hf_last.models.pruning_contract.ModalSubsystems`: λ̄_i, ‖B̄_i‖², ‖C_i‖² per direction.
 
 Importance (one score per stored mode):
 

@@ -7,9 +7,11 @@ import copy
 import numpy as np
 import torch
 
+from .._version import __version__
+from ..models.pruning_contract import ModalSubsystems, is_prunable
 from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method, unstable_modes
 from .plan import PruningPlan
-from .subsystems import ModalSubsystems, is_prunable
+from .search import search_ratio
 
 
 class LASTPruner:
@@ -17,7 +19,7 @@ class LASTPruner:
 
     Args:
         model: a transformers model whose SSM layers implement the pruning contract
-            (:mod:`hf_last.pruning.subsystems`); found as ``is_prunable`` modules in ``model.modules()`` order.
+            (:mod:`hf_last.models.pruning_contract`); found as ``is_prunable`` modules in ``model.modules()`` order.
         method: a registered criterion name (:data:`hf_last.pruning.METHODS`) — ``last`` (default),
             ``global_hinf``, ``uniform_hinf``, ``lamp``, ``global_magnitude``, ``uniform_magnitude``, ``random``,
             ``last_h2`` — optionally with a horizon, ``"last@64"`` / ``"last@auto"`` (= ``horizon=64`` /
@@ -30,8 +32,8 @@ class LASTPruner:
         horizon: ``None`` (default): the paper's scores (infinite impulse responses). An int L: the H∞/H2 methods
             score the kernel truncated to L taps, the peak gain a length-L sequence can feel
             (:func:`hf_last.pruning.criteria.geometric_gain`). ``"auto"``: L = the longest sequence of the
-            evaluation data, resolved by the drivers that see data (:meth:`search` with a dataset, sweeps, the
-            CLI with a task) through :meth:`resolve_horizon`. Only for methods that use a horizon.
+            evaluation data, resolved through :meth:`resolve_horizon` by the drivers that see data (sweeps,
+            ``hf_last.experiments.prune_with_search``, the CLI with a task). Only for methods that use a horizon.
 
     Verbs: :meth:`scores` (per layer, per mode), :meth:`plan` (ratio -> :class:`PruningPlan`),
     :meth:`apply` (plan -> new model), :meth:`prune` (ratio -> new model). The input model is never mutated.
@@ -114,7 +116,7 @@ class LASTPruner:
         if self.horizon == "auto":
             raise ValueError('horizon="auto" takes L from the evaluation data, which this pruner has not seen: '
                              "pass horizon=L (the sequence length), call resolve_horizon(L) "
-                             "(hf_last.data.longest_sequence(dataset) gives L), or use search()/sweeps/the CLI "
+                             "(hf_last.collate.longest_sequence(dataset) gives L), or use the sweeps / the CLI "
                              "with a task")
         return self.criterion.with_horizon(self.horizon)
 
@@ -133,7 +135,7 @@ class LASTPruner:
     def scores(self) -> list[np.ndarray]:
         """The method's final score of every stored mode, one float64 array per prunable layer.
 
-        For S4D layers modes are (channel, mode) pairs in the packed order of ``modal_subsystems().group``.
+        For S4D layers modes are (channel, mode) pairs in the layer's packed order (channel by channel).
         """
         return self._scores(self.subsystems())
 
@@ -175,26 +177,20 @@ class LASTPruner:
         """``apply(plan(ratio))``: a new model with a fraction ``ratio`` of the states removed."""
         return self.apply(self.plan(ratio))
 
-    def search(self, eval_dataset, max_accuracy_loss: float = 0.01, batch_size: int = 128, accelerator=None,
-               return_result: bool = False):
-        """The pruned model at the largest ratio whose accuracy on ``eval_dataset`` is within
+    def search(self, evaluate, max_accuracy_loss: float = 0.01, return_result: bool = False):
+        """The pruned model at the largest ratio whose accuracy ``evaluate(model) -> float`` is within
         ``max_accuracy_loss`` (a fraction: 0.01 = 1 point) of the dense model's.
 
-        Bisection over the kept-state count (see :mod:`hf_last.pruning.search`); every candidate is evaluated
-        data-parallel with accelerate (``accelerator`` or a new one), so under ``accelerate launch`` /
-        ``torchrun`` with N processes all ranks return the same model as one process would.
-        ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult` (model, ratio, trials).
+        Bisection over the kept-state count (see :mod:`hf_last.pruning.search`). For accuracy on a dataset,
+        data-parallel with accelerate, pass ``hf_last.evaluation.accuracy_on(eval_dataset)``: under
+        ``accelerate launch`` / ``torchrun`` with N processes all ranks then return the same model as one
+        process would. ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult`
+        (model, ratio, trials).
         """
-        from ..evaluation import evaluate_accuracy, get_accelerator
-        from .search import search_ratio
-
-        accelerator = get_accelerator(accelerator)
-        pad_token_id = getattr(self.model.config, "pad_token_id", None) or 0
-
-        def accuracy(model) -> float:
-            return evaluate_accuracy(model, eval_dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
-
-        result = search_ratio(self, accuracy, max_accuracy_loss)
+        if not callable(evaluate):
+            raise TypeError(f"search() takes evaluate(model) -> accuracy, got a {type(evaluate).__name__}; for a "
+                            "dataset pass hf_last.evaluation.accuracy_on(dataset)")
+        result = search_ratio(self, evaluate, max_accuracy_loss)
         return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------
@@ -219,8 +215,6 @@ class LASTPruner:
                                  f"has {sub.num_modes} x {sub.states_per_mode}; make a new plan for this model.")
 
     def _rewrite_config(self, pruned, layer_entries: dict[int, dict], plan: PruningPlan) -> None:
-        import hf_last
-
         old = pruned.config
         data = old.to_dict()
         overrides = {int(k): dict(v) for k, v in (data.get("per_layer_config") or {}).items()}
@@ -240,7 +234,7 @@ class LASTPruner:
             "bidirectional_score": plan.bidirectional_score,
             "seed": plan.seed,
             "horizon": plan.horizon,
-            "hf_last_version": hf_last.__version__,
+            "hf_last_version": __version__,
         }
         if getattr(old, "pruning", None):
             metadata["previous"] = old.pruning

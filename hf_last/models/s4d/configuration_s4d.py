@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 from ...ssm.initialization import S4D_INITS
 from ..configuration_ssm import DiagonalSSMConfig, _require, _require_choice
 
 
+@strict
 class S4DConfig(DiagonalSSMConfig):
     r"""Configuration of an S4D model: ``hidden_size`` independent SISO systems per layer.
 
@@ -30,16 +34,19 @@ class S4DConfig(DiagonalSSMConfig):
     """
 
     model_type = "last_s4d"
-    per_layer_fields = ("state_size", "channel_state_sizes")
+    per_layer_fields: ClassVar[tuple[str, ...]] = ("state_size", "channel_state_sizes")
 
-    def __init__(self, ssm_init: str = "legs", channel_state_sizes: list[int] | None = None, activation: str = "glu", **kwargs):
-        self.ssm_init = ssm_init
-        self.channel_state_sizes = None if channel_state_sizes is None else list(channel_state_sizes)
-        _require_choice(ssm_init, "ssm_init", S4D_INITS)
-        super().__init__(activation=activation, **kwargs)
+    ssm_init: str = "legs"
+    channel_state_sizes: list[int] | None = None
 
-    def validate_layer(self, layer_config: PreTrainedConfig, prefix: str) -> None:
-        super().validate_layer(layer_config, prefix)
+    def _validate_global(self) -> None:
+        super()._validate_global()
+        _require_choice(self.ssm_init, "ssm_init", S4D_INITS)
+        if self.channel_state_sizes is not None:
+            self.channel_state_sizes = list(self.channel_state_sizes)
+
+    def _check_layer(self, layer_config: PreTrainedConfig, prefix: str) -> None:
+        super()._check_layer(layer_config, prefix)
         sizes = layer_config.channel_state_sizes
         if sizes is None:
             return

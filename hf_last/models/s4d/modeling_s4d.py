@@ -19,9 +19,9 @@ from transformers import initialization as init
 
 from ...ssm.discretization import discretize, log_discrete_poles
 from ...ssm.initialization import s4d_poles
-from ...pruning.subsystems import keep_parameter_rows
 from ...ssm.kernels import bidirectional_kernel, fft_convolution, reversed_power_sums, vandermonde_kernel
 from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
+from ..pruning_contract import keep_parameter_rows
 from .configuration_s4d import S4DConfig
 
 
@@ -169,9 +169,6 @@ class S4DMixer(DiagonalSSMMixer):
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """|b̄_n|² or |c_n|²: every S4D mode is a SISO system, its B̄ and C are scalars."""
         return values.abs() ** 2
-
-    def mode_groups(self) -> torch.Tensor:
-        return self.mode_channel.clone()
 
     @torch.no_grad()
     def keep_modes(self, indices) -> dict:

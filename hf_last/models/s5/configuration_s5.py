@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from huggingface_hub.dataclasses import strict
+
 from ...ssm.initialization import S5_C_INITS
 from ..configuration_ssm import DiagonalSSMConfig, _require, _require_choice, _require_positive_int
 
 
+@strict
 class S5Config(DiagonalSSMConfig):
     r"""Configuration of an S5 model: one MIMO system with ``state_size`` states per layer.
 
@@ -27,13 +30,15 @@ class S5Config(DiagonalSSMConfig):
 
     model_type = "last_s5"
 
-    def __init__(self, blocks: int = 1, c_init: str = "trunc_standard_normal", activation: str = "half_glu1", **kwargs):
-        self.blocks = blocks
-        self.c_init = c_init
-        _require_positive_int(blocks, "blocks")
-        _require_choice(c_init, "c_init", S5_C_INITS)
-        super().__init__(activation=activation, **kwargs)
-        state_size = self._getattr_without_heterogeneous_validation("state_size")
-        _require(state_size % blocks == 0, "blocks", f"blocks={blocks} must divide state_size={state_size}")
-        _require(not (self.conj_sym and (state_size // blocks) % 2), "blocks",
-                 f"with conj_sym=True every block needs an even size; state_size/blocks = {state_size / blocks}")
+    blocks: int = 1
+    c_init: str = "trunc_standard_normal"
+    activation: str = "half_glu1"
+
+    def _validate_global(self) -> None:
+        super()._validate_global()
+        _require_positive_int(self.blocks, "blocks")
+        _require_choice(self.c_init, "c_init", S5_C_INITS)
+        _require(self.state_size % self.blocks == 0, "blocks",
+                 f"blocks={self.blocks} must divide state_size={self.state_size}")
+        _require(not (self.conj_sym and (self.state_size // self.blocks) % 2), "blocks",
+                 f"with conj_sym=True every block needs an even size; state_size/blocks = {self.state_size / self.blocks}")

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from transformers import initialization as init
 
-from ...pruning.subsystems import keep_parameter_rows
 from ...ssm.discretization import discretize
 from ...ssm.initialization import s5_hippo_n
 from ...ssm.scan import lti_scan, lti_scan_from, sequential_scan
 from ..modeling_ssm import DiagonalSSMForSequenceClassification, DiagonalSSMMixer, DiagonalSSMModel, DiagonalSSMPreTrainedModel
+from ..pruning_contract import keep_parameter_rows
 from .configuration_s5 import S5Config
 
 
@@ -128,9 +128,6 @@ class S5Mixer(DiagonalSSMMixer):
     def mode_norm2(self, values: torch.Tensor, kind: str) -> torch.Tensor:
         """‖B̄_i‖² of row i of B̄ (P, H), or ‖C_i‖² of column i of C̃ (H, P)."""
         return (values.abs() ** 2).sum(dim=1 if kind == "input" else 0)
-
-    def mode_groups(self) -> torch.Tensor:
-        return torch.zeros(self.num_modes, dtype=torch.long, device=self.Lambda_re.device)
 
     @torch.no_grad()
     def keep_modes(self, indices) -> dict:

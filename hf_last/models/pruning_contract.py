@@ -1,9 +1,10 @@
-"""The contract between a prunable SSM layer and the pruner.
+"""The contract between a prunable SSM layer and the pruner, defined beside the layers that implement it.
 
 A prunable layer exposes its stored modes as first-order discrete subsystems
 G_i(z) = C_i B̄_i / (z − λ̄_i) through ``modal_subsystems()`` and removes modes physically through
 ``keep_modes(indices)``, which returns the layer's new ``per_layer_config`` entry. Criteria only ever see
-the arrays below; the pruner never touches parameter names.
+the arrays below; the pruner never touches parameter names. ``hf_last.pruning`` depends on this module,
+never the other way round, so a model loads without any pruning code.
 """
 
 from __future__ import annotations
@@ -21,23 +22,17 @@ class ModalSubsystems:
         Lambda_bar: discrete poles λ̄_i, complex (M,).
         b_norm2: ‖B̄_i‖², squared norm of mode i's input row (M,).
         c_norm2: ‖C_i‖² per direction, (directions, M): one row, or forward and backward rows.
-        group: the channel of each mode for S4D (per-channel SISO systems), zeros for S5 (M,).
         states_per_mode: states one stored mode represents (2 for a conjugate pair, else 1).
     """
 
     Lambda_bar: torch.Tensor
     b_norm2: torch.Tensor
     c_norm2: torch.Tensor
-    group: torch.Tensor
     states_per_mode: int
 
     @property
     def num_modes(self) -> int:
         return self.Lambda_bar.shape[0]
-
-    @property
-    def num_states(self) -> int:
-        return self.num_modes * self.states_per_mode
 
 
 def is_prunable(module) -> bool:

@@ -1,0 +1,85 @@
+"""The prune driver: LAST search for the largest ratio within an accuracy tolerance (or a fixed ratio), accuracy
+before and after, and the pruned model saved with its card and plan (and pushed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..accelerator import get_accelerator
+from ..collate import model_pad_token_id
+from ..data import load_split
+from ..evaluation import accuracy_on, evaluate_accuracy
+from ..hub import Evaluation, push_model, save_for_hub
+from ..loading import checkpoint_name, load_model
+from ..pruning import LASTPruner
+from ..reporting import MAX_ACCURACY_LOSS
+
+
+def prune_with_search(model, eval_dataset, *, method: str = "last", ratio: float | None = None,
+                      max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128, accelerator=None):
+    """``(pruned, info)``: LAST search for the largest ratio within ``max_accuracy_loss`` on ``eval_dataset`` or,
+    with ``ratio``, a fixed-ratio prune. ``info`` holds the chosen ratio, accuracies and search trials."""
+    accelerator = get_accelerator(accelerator)
+    pruner = LASTPruner(model, method=method)
+    if ratio is None:
+        result = pruner.search(accuracy_on(eval_dataset, batch_size, accelerator), max_accuracy_loss=max_accuracy_loss,
+                               return_result=True)
+        return result.model, {"mode": "search", **result.to_dict()}
+    pruned = pruner.prune(ratio)
+    pad = model_pad_token_id(model)
+    before = evaluate_accuracy(model, eval_dataset, batch_size, accelerator, pad_token_id=pad)["accuracy"]
+    after = evaluate_accuracy(pruned, eval_dataset, batch_size, accelerator, pad_token_id=pad)["accuracy"]
+    return pruned, {"mode": "fixed", "ratio": ratio, "accuracy": after, "base_accuracy": before,
+                    "accuracy_loss": before - after, "trials": []}
+
+
+def save_pruned(pruned, folder, repo_id: str, *, evaluation=None, plot=None, push: bool = False, token=None,
+                private: bool | None = None):
+    """Write the pruned model with card and plan into ``folder`` (and push it to ``repo_id`` when ``push``)."""
+    if push:
+        return push_model(pruned, repo_id, token=token, private=private, evaluation=evaluation, plot=plot,
+                          local_dir=folder)
+    return save_for_hub(pruned, folder, repo_id, evaluation=evaluation, plot=plot)
+
+
+def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str = "validation",
+                     eval_split: str = "test", method: str = "last", ratio: float | None = None,
+                     max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128, output_dir=None,
+                     push_to_hub: str | None = None, private: bool | None = None, token=None,
+                     revision: str | None = None, accelerator=None):
+    """Prune ``checkpoint`` (folder or Hub id) with :func:`prune_with_search` on ``search_split``, evaluate before
+    and after on ``eval_split``, and (main process only) save the pruned model, card, plan and ``search.json`` to
+    ``output_dir`` and/or push it to ``push_to_hub``.
+
+    Returns ``(pruned, report)``; ``report`` holds the selection, states and accuracies before/after and, on the
+    main process, ``saved`` (the written files, or the push's commit)."""
+    accelerator = get_accelerator(accelerator)
+    model = load_model(checkpoint, revision)
+    search_data, _ = load_split(task, search_split)
+    test_data, _ = load_split(task, eval_split)
+    pruned, info = prune_with_search(model, search_data, method=method, ratio=ratio,
+                                     max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
+                                     accelerator=accelerator)
+    pad = model_pad_token_id(model)
+    before = evaluate_accuracy(model, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
+    after = evaluate_accuracy(pruned, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
+    chosen = pruned.config.pruning["requested_ratio"]
+    how = (f"ratio {chosen:.4f} chosen by {method} search on the {search_split} split (loss <= "
+           f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}")
+    report = {"selection": how, "ratio": chosen, "eval_split": eval_split,
+              "states_before": sum(pruned.config.pruning["states_per_layer_before"]),
+              "states_after": sum(pruned.config.pruning["states_per_layer_after"]),
+              "accuracy_before": before, "accuracy_after": after, "search": info}
+    if accelerator.is_main_process and (output_dir is not None or push_to_hub):
+        evaluation = Evaluation(dataset_name=task, dataset_type=task, dataset_split=eval_split,
+                                protocol=f"{how}; accuracy on the {eval_split} split ({len(test_data)} sequences)",
+                                accuracy_before=before, accuracy_after=after)
+        repo_id = push_to_hub or f"{checkpoint_name(checkpoint)}-{method}-{round(100 * chosen)}"
+        report["saved"] = save_pruned(pruned, output_dir, repo_id, evaluation=evaluation, push=bool(push_to_hub),
+                                      token=token, private=private)
+        if output_dir is not None:
+            (Path(output_dir) / "search.json").write_text(json.dumps({**info, "test_accuracy_before": before,
+                                                                      "test_accuracy_after": after}, indent=2) + "\n")
+    accelerator.wait_for_everyone()
+    return pruned, report
