@@ -88,11 +88,17 @@ class S4DMixer(DiagonalSSMMixer):
         init.normal_(self.D)
         init.copy_(self.log_dt, self.log_uniform_steps(self.hidden_size))
 
+    state_axes = "channels, max modes per channel"
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of one sequence's recurrent state: the channel grid (H, max modes)."""
+        return (self.hidden_size, self.max_modes)
+
     def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
         """Zero state on the channel grid (B, H, max modes): a step is then a few dense elementwise ops for
         uniform and ragged layers alike (gaps hold zeros and stay zero). ``from_channel_grid`` packs it."""
-        shape = (batch_size, self.hidden_size, self.max_modes)
-        return torch.zeros(shape, dtype=self.complex_dtype(dtype), device=device)
+        return torch.zeros((batch_size, *self.state_shape), dtype=self.complex_dtype(dtype), device=device)
 
     def continuous_poles(self) -> torch.Tensor:
         """λ = −exp(log_A_real) + i·A_imag for every stored mode (M,)."""
