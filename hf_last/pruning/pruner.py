@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 
-from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, unstable_modes
+from ..models.configuration_ssm import check_step_rescale
+from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion
 from .plan import PruningPlan
 from .subsystems import ModalSubsystems, is_prunable
 
@@ -36,7 +38,8 @@ class LASTPruner:
     :meth:`apply` (plan -> new model), :meth:`prune` (ratio -> new model). The input model is never mutated.
 
     Policies:
-        - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: at the infinite horizon the H∞ and H2
+        - Unstable modes (Re λ_i·Δ_i ≥ 0, i.e. |λ̄_i| ≥ 1) have an infinite H∞/H2 norm: at the infinite horizon
+          the H∞ and H2
           methods (``last``, ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the
           layer and modes, in both ``bidirectional_score`` variants. With a finite horizon their truncated
           kernels have a finite peak gain, so they are scored like any other mode (and, growing over the
@@ -48,6 +51,8 @@ class LASTPruner:
 
     def __init__(self, model, method: str | Criterion = "last", bidirectional_score: str = "paper", seed: int = 0,
                  step_rescale: float | None = None, horizon: int | str | None = None):
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"LASTPruner(model) takes a torch.nn.Module (an S4D/S5 model), got {type(model).__name__}")
         criterion = get_criterion(method)
         if horizon is None:
             horizon = criterion.horizon
@@ -68,9 +73,10 @@ class LASTPruner:
         self.method = criterion.name
         self.horizon = horizon
         self.bidirectional_score = bidirectional_score
-        self.seed = seed
+        self.seed = check_seed(seed)
         config = getattr(model, "config", None)
-        self.step_rescale = step_rescale if step_rescale is not None else float(getattr(config, "step_rescale", 1.0))
+        self.step_rescale = check_step_rescale(step_rescale if step_rescale is not None
+                                               else getattr(config, "step_rescale", 1.0))
 
     # ---- reading the model --------------------------------------------------------------------------
     @staticmethod
@@ -116,15 +122,19 @@ class LASTPruner:
         return self.criterion.with_horizon(self.horizon)
 
     def _check_stability(self, subsystems: list[ModalSubsystems]) -> None:
+        """At the infinite horizon every mode must decay, and decay fast enough for |λ̄| < 1 in float64."""
         if not self.active_criterion().requires_stable:
             return
+        remedy = (f"so their H∞/H2 norm is infinite and method {self.method!r} cannot rank them. Use a finite "
+                  "horizon (horizon=L), a magnitude or random method, or fix the model (e.g. clip_eigs=True).")
         for position, (layer, sub) in enumerate(zip(self.prunable_layers(self.model), subsystems)):
-            bad = unstable_modes(sub.Lambda_bar.detach().cpu().numpy())
-            if bad.size:
-                raise ValueError(
-                    f"layer {getattr(layer, 'layer_idx', position)}: modes {bad.tolist()} are unstable (|λ̄| >= 1), "
-                    f"so their H∞/H2 norm is infinite and method {self.method!r} cannot rank them. Use a "
-                    "magnitude or random method, or fix the model (e.g. clip_eigs=True).")
+            name = f"layer {getattr(layer, 'layer_idx', position)}"
+            unstable, too_slow = infinite_norm_modes(sub)
+            if unstable.size:
+                raise ValueError(f"{name}: modes {unstable.tolist()} are unstable (Re λ·Δ >= 0, |λ̄| >= 1), {remedy}")
+            if too_slow.size:
+                raise ValueError(f"{name}: modes {too_slow.tolist()} decay so slowly (Re λ·Δ = "
+                                 f"{sub.decay[too_slow].tolist()}) that |λ̄| rounds to 1 in float64, {remedy}")
 
     # ---- verbs --------------------------------------------------------------------------------------
     def scores(self) -> list[np.ndarray]:
@@ -143,7 +153,7 @@ class LASTPruner:
 
     def plan(self, ratio: float) -> PruningPlan:
         """Which modes survive pruning a fraction ``ratio`` ∈ [0, 1] of the model's states."""
-        ratio = self._check_ratio(ratio)
+        ratio = check_ratio(ratio)
         subsystems = self.subsystems()
         scores = self._scores(subsystems)
         spm = [s.states_per_mode for s in subsystems]
@@ -195,16 +205,6 @@ class LASTPruner:
         return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------
-    @staticmethod
-    def _check_ratio(ratio) -> float:
-        try:
-            value = float(ratio)
-        except (TypeError, ValueError):
-            raise TypeError(f"ratio must be a number in [0, 1], got {ratio!r}") from None
-        if not 0 <= value <= 1:  # also rejects NaN
-            raise ValueError(f"ratio must be in [0, 1] (fraction of states to remove), got {ratio!r}")
-        return value
-
     def _check_plan_fits(self, plan: PruningPlan) -> None:
         layers = self.prunable_layers(self.model)
         if plan.num_layers != len(layers):
@@ -247,3 +247,34 @@ class LASTPruner:
         for module in pruned.modules():  # the classifier and its backbone share one config object
             if getattr(module, "config", None) is old:
                 module.config = new
+
+
+def check_ratio(ratio) -> float:
+    """``ratio`` as a float if it is a real number (not a bool or string) in [0, 1], else a clear error."""
+    if not isinstance(ratio, Real) or isinstance(ratio, bool):
+        raise TypeError(f"ratio must be a number in [0, 1] (the fraction of states to remove), "
+                        f"got {type(ratio).__name__} {ratio!r}")
+    if not 0 <= ratio <= 1:  # also rejects NaN
+        raise ValueError(f"ratio must be in [0, 1] (fraction of states to remove), got {ratio!r}")
+    return float(ratio)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int if it is a non-negative integer (what numpy's generators accept), else a clear error."""
+    if not isinstance(seed, Integral) or isinstance(seed, bool):
+        raise TypeError(f"seed must be a non-negative integer (it seeds the random method), "
+                        f"got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (it seeds the random method), got {seed}")
+    return int(seed)
+
+
+def infinite_norm_modes(sub: ModalSubsystems) -> tuple[np.ndarray, np.ndarray]:
+    """(modes that do not decay, modes that decay too slowly for float64) of one layer; both have an infinite
+    H∞/H2 norm in the scores. Decay is the sign of Re λ·Δ when the layer gives it (exact: a pole on the
+    imaginary axis may round to |λ̄| = 1 − 1e-16 and would otherwise be scored ~1e32), else |λ̄| < 1."""
+    on_or_outside = np.abs(sub.Lambda_bar.detach().cpu().to(torch.complex128).numpy()) >= 1
+    if sub.decay is None:
+        return np.flatnonzero(on_or_outside), np.array([], dtype=np.int64)
+    decay = sub.decay.detach().cpu().double().numpy()
+    return np.flatnonzero(decay >= 0), np.flatnonzero((decay < 0) & on_or_outside)
