@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-from numbers import Integral, Real
+import hashlib
 
 import numpy as np
 import torch
 
 from ..models.configuration_ssm import check_step_rescale
 from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion
-from .plan import PruningPlan
+from .plan import PruningPlan, check_ratio, check_seed
 from .subsystems import ModalSubsystems, is_prunable
 
 
@@ -161,13 +161,20 @@ class LASTPruner:
         return PruningPlan(method=self.method, requested_ratio=ratio, kept_modes=[k.tolist() for k in kept],
                            modes_per_layer=[s.num_modes for s in subsystems], states_per_mode=spm,
                            bidirectional_score=self.bidirectional_score, seed=self.seed, horizon=self.horizon,
-                           base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""))
+                           base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
+                           fingerprint=model_fingerprint(self.prunable_layers(self.model)))
 
-    def apply(self, plan: PruningPlan):
-        """A deep copy of the model with only the plan's modes, a rewritten config and ``config.pruning``."""
+    def apply(self, plan: PruningPlan, ignore_fingerprint: bool = False):
+        """A deep copy of the model with only the plan's modes, a rewritten config and ``config.pruning``.
+
+        A plan records the fingerprint of the model it scored; a plan made for another model (other weights, even
+        of the same shape) is refused unless ``ignore_fingerprint=True`` says that is intended.
+        """
         if not isinstance(plan, PruningPlan):
             raise TypeError(f"apply() takes a PruningPlan, got {type(plan).__name__}")
         self._check_plan_fits(plan)
+        if not ignore_fingerprint:
+            self._check_fingerprint(plan)
         pruned = copy.deepcopy(self.model)
         layer_entries = {}
         for position, (layer, kept) in enumerate(zip(self.prunable_layers(pruned), plan.kept_modes)):
@@ -215,6 +222,16 @@ class LASTPruner:
                 raise ValueError(f"layer {position}: the plan was made for {modes} modes x {spm} states, the model "
                                  f"has {sub.num_modes} x {sub.states_per_mode}; make a new plan for this model.")
 
+    def _check_fingerprint(self, plan: PruningPlan) -> None:
+        if plan.fingerprint is None:  # a plan written before fingerprints, or built by hand
+            return
+        fingerprint = model_fingerprint(self.prunable_layers(self.model))
+        if fingerprint != plan.fingerprint:
+            raise ValueError(f"the plan was made for another model (fingerprint {plan.fingerprint}, this model's is "
+                             f"{fingerprint}): its modes were ranked on other weights. Make a new plan for this model "
+                             "(LASTPruner(model).plan(ratio)), or pass apply(plan, ignore_fingerprint=True) to apply "
+                             "it anyway.")
+
     def _rewrite_config(self, pruned, layer_entries: dict[int, dict], plan: PruningPlan) -> None:
         import hf_last
 
@@ -249,26 +266,6 @@ class LASTPruner:
                 module.config = new
 
 
-def check_ratio(ratio) -> float:
-    """``ratio`` as a float if it is a real number (not a bool or string) in [0, 1], else a clear error."""
-    if not isinstance(ratio, Real) or isinstance(ratio, bool):
-        raise TypeError(f"ratio must be a number in [0, 1] (the fraction of states to remove), "
-                        f"got {type(ratio).__name__} {ratio!r}")
-    if not 0 <= ratio <= 1:  # also rejects NaN
-        raise ValueError(f"ratio must be in [0, 1] (fraction of states to remove), got {ratio!r}")
-    return float(ratio)
-
-
-def check_seed(seed) -> int:
-    """``seed`` as an int if it is a non-negative integer (what numpy's generators accept), else a clear error."""
-    if not isinstance(seed, Integral) or isinstance(seed, bool):
-        raise TypeError(f"seed must be a non-negative integer (it seeds the random method), "
-                        f"got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (it seeds the random method), got {seed}")
-    return int(seed)
-
-
 def infinite_norm_modes(sub: ModalSubsystems) -> tuple[np.ndarray, np.ndarray]:
     """(modes that do not decay, modes that decay too slowly for float64) of one layer; both have an infinite
     H∞/H2 norm in the scores. Decay is the sign of Re λ·Δ when the layer gives it (exact: a pole on the
@@ -278,3 +275,17 @@ def infinite_norm_modes(sub: ModalSubsystems) -> tuple[np.ndarray, np.ndarray]:
         return np.flatnonzero(on_or_outside), np.array([], dtype=np.int64)
     decay = sub.decay.detach().cpu().double().numpy()
     return np.flatnonzero(decay >= 0), np.flatnonzero((decay < 0) & on_or_outside)
+
+
+def model_fingerprint(layers: list[torch.nn.Module]) -> str:
+    """``"sha256:"`` + 16 hex digits of the prunable layers' tensors (names, shapes, values as float64/int64):
+    what a plan's scores were computed from. Equal for a model and its copies (any dtype that holds the values),
+    different for other weights of the same shapes."""
+    digest = hashlib.sha256()
+    for position, layer in enumerate(layers):
+        for name, tensor in layer.state_dict().items():
+            values = tensor.detach().cpu()
+            values = values.double() if values.is_floating_point() else values.long()
+            digest.update(f"{position}.{name}{tuple(values.shape)}".encode())
+            digest.update(values.contiguous().numpy().tobytes())
+    return "sha256:" + digest.hexdigest()[:16]
