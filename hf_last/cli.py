@@ -26,7 +26,9 @@ def _load(model: str, revision: str | None):
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     import hf_last  # noqa: F401  (registers the model types)
+    from .models.checkpoint_files import check_checkpoint_folder
 
+    check_checkpoint_folder(model)  # names the missing config.json (AutoConfig says 'Unrecognized model')
     config = AutoConfig.from_pretrained(model, revision=revision)
     auto = AutoModelForSequenceClassification
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):

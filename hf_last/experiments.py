@@ -54,7 +54,9 @@ def load_model(model, revision: str | None = None):
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     import hf_last  # noqa: F401  (registers the model types)
+    from .models.checkpoint_files import check_checkpoint_folder
 
+    check_checkpoint_folder(model)  # names the missing config.json (AutoConfig says 'Unrecognized model')
     config = AutoConfig.from_pretrained(str(model), revision=revision)
     auto = AutoModelForSequenceClassification
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):

@@ -18,6 +18,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
 from ..pruning.subsystems import ModalSubsystems
+from .checkpoint_files import check_checkpoint_folder, unreadable_weights_error
 from .configuration_ssm import check_step_rescale
 
 MODES = ("parallel", "recurrent")
@@ -214,6 +215,25 @@ class DiagonalSSMPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, DiagonalSSMMixer):
             module.reset_ssm_parameters()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' ``from_pretrained``, with errors that name the broken file (missing config.json, truncated
+        or empty safetensors) and a check that the saved weights fit the config (``check_loaded_weights``)."""
+        from safetensors import SafetensorError
+
+        if kwargs.get("config") is None:
+            check_checkpoint_folder(pretrained_model_name_or_path)
+        try:
+            model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise unreadable_weights_error(pretrained_model_name_or_path, error) from error
+        loaded = model[0] if isinstance(model, tuple) else model  # output_loading_info=True returns a tuple
+        loaded.check_loaded_weights(str(pretrained_model_name_or_path))
+        return model
+
+    def check_loaded_weights(self, source: str) -> None:
+        """Hook for families whose weights carry layout information to check against the config."""
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """Upload weights, config, model card, pruning plan and remote code in one commit (``hf_last.hub.push_model``)."""
