@@ -137,3 +137,21 @@ def raw_system(mixer, config, step_rescale: float | None = None):
         lam_bar = (1 + step * lam / 2) / (1 - step * lam / 2)
         B_bar = (step / (1 - step * lam / 2))[:, None] * B
     return lam_bar, B_bar, Cs
+
+
+# ---- what a saved figure shows (see the ``saved_figures`` fixture in conftest) ---------------------------------
+def drawn_lines(figure, axes: int = 0) -> dict[str, tuple[list[float], list[float]]]:
+    """{label: (x, y)} of every labelled line on ``figure.axes[axes]``."""
+    return {line.get_label(): ([float(v) for v in line.get_xdata()], [float(v) for v in line.get_ydata()])
+            for line in figure.axes[axes].get_lines() if not line.get_label().startswith("_")}
+
+
+def drawn_bars(figure, axes: int = 0) -> dict[str, list[float]]:
+    """{label: bar heights} of every bar series on ``figure.axes[axes]``."""
+    return {bars.get_label(): [float(bar.get_height()) for bar in bars] for bars in figure.axes[axes].containers}
+
+
+def drawn_points(figure, axes: int = 0) -> dict[str, np.ndarray]:
+    """{label: points as complex numbers x + iy} of every labelled scatter on ``figure.axes[axes]``."""
+    return {points.get_label(): points.get_offsets()[:, 0] + 1j * points.get_offsets()[:, 1]
+            for points in figure.axes[axes].collections if not points.get_label().startswith("_")}

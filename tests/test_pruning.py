@@ -35,11 +35,11 @@ def brute_force_hinf(lam_bar, b, c, grid=4096):
     return np.linalg.svd(G, compute_uv=False)[:, 0].max()
 
 
-def numpy_hinf(model, variant="paper"):
+def numpy_hinf(model, variant="paper", step_rescale=None):
     """h_i of the paper (or the reference code's formula) per layer, from raw parameters."""
     out = []
     for mixer in mixers(model):
-        lam_bar, B_bar, Cs = raw_system(mixer, model.config)
+        lam_bar, B_bar, Cs = raw_system(mixer, model.config, step_rescale)
         b2 = (np.abs(B_bar) ** 2).sum(1)
         gap = 1 - np.abs(lam_bar)
         if variant == "reference":
@@ -120,6 +120,40 @@ def test_baseline_scores_equal_numpy_formulas(family, bidirectional):
         np.testing.assert_allclose(got["global_magnitude"][layer], magnitude, rtol=1e-9)
         np.testing.assert_allclose(got["lamp"][layer], numpy_last(magnitude**2), rtol=1e-9)
         np.testing.assert_allclose(got["last_h2"][layer], numpy_last(c2 * b2 / (1 - np.abs(lam_bar) ** 2)), rtol=1e-9)
+
+
+def test_uniform_allocation_keeps_the_highest_scores_of_every_layer():
+    scores = [np.array([0.1, 0.9, 0.5, 0.3]), np.array([3.0, 1.0, 2.0]), np.array([7.0])]
+    assert [k.tolist() for k in uniform_allocation(scores, 0.5, [2, 2, 2])] == [[1, 2], [0], [0]]
+    assert [k.tolist() for k in uniform_allocation(scores, 0.3, [2, 2, 2])] == [[1, 2], [0, 2], [0]]
+
+
+@pytest.mark.parametrize("family, bidirectional", FAMILIES)
+@pytest.mark.parametrize("ratio", [0.3, 0.5, 0.8])
+def test_uniform_hinf_plan_keeps_each_layers_top_modes(family, bidirectional, ratio):
+    """Against the numpy H∞ of every mode: layer l keeps its floor(M_l·(1 − r)) (>= 1) largest, distinct scores."""
+    model = make_model(family, bidirectional)
+    plan = LASTPruner(model, method="uniform_hinf").plan(ratio)
+    for kept, h in zip(plan.kept_modes, numpy_hinf(model)):
+        count = max(math.floor(len(h) * (1 - ratio) + 1e-9), 1)
+        assert kept == sorted(np.argsort(-h)[:count].tolist())
+
+
+@pytest.mark.parametrize("family, bidirectional", FAMILIES)
+def test_scores_and_plans_follow_step_rescale(family, bidirectional):
+    """Scores at step_rescale=8 are the numpy H∞ of the system discretised with 8Δ, whether the factor is passed to
+    the pruner or set in the config, and they rank the modes differently than at the model's own rate."""
+    model = make_model(family, bidirectional)
+    expected = numpy_hinf(model, step_rescale=8.0)
+    passed = LASTPruner(model, method="global_hinf", step_rescale=8.0).scores()
+    configured = copy.deepcopy(model)
+    configured.config.step_rescale = 8.0
+    for got_passed, got_configured, want in zip(passed, LASTPruner(configured, method="global_hinf").scores(), expected):
+        np.testing.assert_allclose(got_passed, want, rtol=1e-9)
+        np.testing.assert_allclose(got_configured, want, rtol=1e-9)
+    plan = LASTPruner(model, method="global_hinf", step_rescale=8.0).plan(0.5)
+    assert plan.kept_modes == [k.tolist() for k in global_allocation(expected, 0.5, plan.states_per_mode)]
+    assert not any(np.allclose(a, b) for a, b in zip(expected, numpy_hinf(model)))  # the factor matters here
 
 
 @pytest.mark.parametrize("ratio", RATIOS)
@@ -262,6 +296,20 @@ def test_pruned_model_can_be_pruned_again(family, bidirectional):
     assert_relclose(outputs(twice, inputs()), outputs(masked_copy(once, plan), inputs()))
     assert twice.config.pruning["previous"] == once.config.pruning
     assert twice.config.pruning["states_per_layer_before"] == once.config.pruning["states_per_layer_after"]
+
+
+@pytest.mark.parametrize("settings", [dict(method="random", seed=7), dict(method="last", bidirectional_score="reference"),
+                                      dict(method="last_h2", horizon=12)])
+def test_plan_json_keeps_every_setting(tmp_path, settings):
+    """Non-default seed, bidirectional_score and horizon survive the JSON round trip and reach config.pruning."""
+    model = make_model("s5", bidirectional=True)
+    plan = LASTPruner(model, **settings).plan(0.4)
+    plan.save(tmp_path / "plan.json")
+    loaded = PruningPlan.load(tmp_path / "plan.json")
+    assert loaded == plan
+    for name, value in settings.items():
+        assert getattr(loaded, name) == value
+        assert LASTPruner(model).apply(loaded).config.pruning[name] == value
 
 
 def test_plan_json_round_trip(tmp_path):
