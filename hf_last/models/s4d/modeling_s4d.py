@@ -234,6 +234,14 @@ class S4DPreTrainedModel(DiagonalSSMPreTrainedModel):
             if isinstance(module, S4DMixer):
                 module.check_channel_layout(module.mode_channel, source)
 
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        """``nn.Module.load_state_dict``, after checking every layer's saved channel layout: a mismatch raises before
+        any tensor is copied (the mixers' own check would leave the layers before it loaded)."""
+        for name, module in self.named_modules():
+            if isinstance(module, S4DMixer) and f"{name}.mode_channel" in state_dict:
+                module.check_channel_layout(state_dict[f"{name}.mode_channel"], "load_state_dict")
+        return super().load_state_dict(state_dict, *args, **kwargs)
+
 
 class S4DModel(S4DPreTrainedModel, DiagonalSSMModel):
     """The bare S4D backbone: encoder and SSM blocks, returning the last hidden state."""
