@@ -19,7 +19,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 
-import hf_last
+import hf_last  # noqa: F401  (registers the Auto classes)
 from hf_last import S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
 from hf_last.hub import (Evaluation, HubAuthError, HubPushError, InvalidRepoIdError, bundle_remote_code, push_model,
                          render_card)

@@ -29,7 +29,8 @@ class DiagonalSSMMixer(nn.Module):
 
     Subclasses implement ``reset_ssm_parameters``, ``state_shape``, ``init_state``, ``continuous_poles``, ``steps``,
     ``discrete_system``, ``parallel_forward``, ``recurrent_step`` (optionally a faster ``recurrent_forward``)
-    and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``. States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    and, for pruning, ``mode_norm2``, ``mode_groups`` and ``keep_modes``.
+    States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
