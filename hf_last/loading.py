@@ -8,6 +8,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from .models import FAMILIES
+from .models.checkpoint_files import check_checkpoint_folder
 
 
 def default_checkpoint(family: str) -> Path:
@@ -37,6 +38,7 @@ def resolve_checkpoint(model=None, default_family: str | None = None) -> str:
 def load_model(model, revision: str | None = None):
     """A sequence classifier (or, when the checkpoint has no classifier, the base model) from a local folder or
     Hub id, in eval mode."""
+    check_checkpoint_folder(model)  # names the missing config.json (AutoConfig says 'Unrecognized model')
     config = AutoConfig.from_pretrained(str(model), revision=revision)
     auto = AutoModelForSequenceClassification
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):

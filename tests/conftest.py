@@ -22,3 +22,21 @@ def reset_accelerate():
 
     AcceleratorState._reset_state(True)
     PartialState._reset_state()
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """{file name: matplotlib Figure} of every figure saved while the test runs, to check what was drawn (the
+    data of its lines, bars and points) rather than only that a PNG exists."""
+    from pathlib import Path
+
+    figure = pytest.importorskip("matplotlib.figure")
+    saved = {}
+    savefig = figure.Figure.savefig
+
+    def recording_savefig(self, fname, *args, **kwargs):
+        saved[Path(str(fname)).name] = self
+        return savefig(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(figure.Figure, "savefig", recording_savefig)
+    return saved

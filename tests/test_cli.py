@@ -11,8 +11,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
 from conftest import reset_accelerate  # noqa: E402
+from helpers import drawn_lines  # noqa: E402
 from hf_last.cli import main
 from hf_last.experiments import DEMO_MARKER, check_output_dir
+from hf_last.reporting import method_label
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +32,17 @@ def model_args():
     return []
 
 
-def is_png(path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def assert_plots_records(figure, records, x: str) -> None:
+    """Every method's line is its records' accuracy (%) against ``x`` (ratios in %), in order of ratio."""
+    lines = drawn_lines(figure)
+    for method in {r["method"] for r in records}:
+        own = sorted((r for r in records if r["method"] == method), key=lambda r: r["requested_ratio"])
+        xs, ys = lines[method_label(method)]
+        assert xs == pytest.approx([100 * r[x] if x.endswith("ratio") else r[x] for r in own], abs=1e-9), method
+        assert ys == pytest.approx([100 * r["accuracy"] for r in own], abs=1e-9), method
 
 
-def test_demo_end_to_end(tmp_path, model_args, capsys):
+def test_demo_end_to_end(tmp_path, model_args, capsys, saved_figures):
     from transformers import AutoModelForSequenceClassification
 
     out = tmp_path / "demo"
@@ -46,7 +54,8 @@ def test_demo_end_to_end(tmp_path, model_args, capsys):
     folder = out / "pruned_model"
     for name in ("config.json", "model.safetensors", "README.md", "pruning_plan.json", "accuracy_vs_ratio.png"):
         assert (folder / name).is_file(), name
-    assert is_png(out / "accuracy_vs_ratio.png")
+    records = json.loads((out / "sweep.json").read_text())["records"]
+    assert_plots_records(saved_figures["accuracy_vs_ratio.png"], records, x="requested_ratio")
     card = (folder / "README.md").read_text()
     assert "pruned" in card and "digits" in card
     pruned = AutoModelForSequenceClassification.from_pretrained(folder)
@@ -76,13 +85,14 @@ def test_demo_refuses_foreign_nonempty_dir(tmp_path, model_args, capsys):
     assert "fixed ratio 0.5" in capsys.readouterr().out
 
 
-def test_sweep_subcommand(tmp_path, model_args, capsys):
+def test_sweep_subcommand(tmp_path, model_args, capsys, saved_figures):
     out = tmp_path / "sweep"
     assert main(["sweep", "--default", "s5", "--methods", "last,random", "--ratios", "0,0.5", "--output-dir", str(out)]) == 0
     records = json.loads((out / "sweep.json").read_text())["records"]
     assert [(r["method"], r["requested_ratio"]) for r in records] == [("last", 0.0), ("last", 0.5), ("random", 0.0),
                                                                       ("random", 0.5)]
-    assert (out / "summary.md").is_file() and is_png(out / "accuracy_vs_states.png")
+    assert (out / "summary.md").is_file()
+    assert_plots_records(saved_figures["accuracy_vs_states.png"], records, x="kept_states")
     assert "protocol ratio" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["sweep", "--default", "s5", "--methods", "nope", "--output-dir", str(out)])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.optimize import minimize_scalar
-from test_pruning import make_model, mixers, raw_system
+from helpers import make_model, mixers, raw_system
 
 from hf_last.hub.cards import render_card
 from hf_last.pruning import CRITERIA, Criterion, LASTPruner, PruningPlan, register_criterion

@@ -92,7 +92,7 @@ def test_input_errors_are_clear():
         model(input_values=torch.randn(1, 5, 3), inputs_embeds=torch.randn(1, 5, 4))
     with pytest.raises(ValueError, match="input_values instead"):
         model(input_ids=torch.zeros(1, 5, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"\(batch, length, 3\)"):
+    with pytest.raises(ValueError, match=r"\(batch, length, input_size=3\)"):
         model(input_values=torch.randn(1, 5, 2))
     with pytest.raises(ValueError, match="mode"):
         model(input_values=torch.randn(1, 5, 3), mode="fast")

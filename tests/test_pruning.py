@@ -11,129 +11,22 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import (FAMILIES, assert_relclose, inputs, make_model, masked_copy, mixers, outputs, raw_system,
+                     snapshot, state_dicts_equal, unchanged)
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 
 import hf_last  # noqa: F401  (registers the Auto classes)
-from hf_last import S4DConfig, S4DForSequenceClassification, S4DModel, S5Config, S5ForSequenceClassification
-from hf_last.pruning import METHODS, LASTPruner, PruningPlan, is_prunable
+from hf_last import S4DConfig, S4DModel
+from hf_last.pruning import METHODS, LASTPruner, PruningPlan
 from hf_last.pruning.criteria import global_allocation, last_normalise, uniform_allocation
 
 RATIOS = (0.0, 0.1, 0.33, 0.5, 0.9, 1.0)
 
 
-
 # ---------------------------------------------------------------------------------------------------
-# models
+# independent numpy computations (raw_system, in helpers, rebuilds λ̄, B̄, C from the raw parameters)
 # ---------------------------------------------------------------------------------------------------
-def make_model(family: str, bidirectional: bool = False, discretization: str = "zoh", seed: int = 0, **kwargs):
-    torch.manual_seed(seed)
-    if family == "s5":
-        config = S5Config(hidden_size=6, num_hidden_layers=3, state_size=8, blocks=2, num_labels=3,
-                          bidirectional=bidirectional, discretization=discretization,
-                          per_layer_config={1: {"state_size": 12}}, **kwargs)
-        model = S5ForSequenceClassification(config)
-    else:
-        config = S4DConfig(hidden_size=4, num_hidden_layers=3, state_size=6, num_labels=3,
-                           bidirectional=bidirectional, discretization=discretization,
-                           per_layer_config={2: {"channel_state_sizes": [2, 6, 0, 4]}}, **kwargs)
-        model = S4DForSequenceClassification(config)
-    model = model.double().eval()
-    # spread the poles so that layers and modes differ in scale (and some sit close to the unit circle)
-    with torch.no_grad():
-        for mixer in mixers(model):
-            if hasattr(mixer, "log_step"):
-                mixer.log_step.add_(torch.randn_like(mixer.log_step))
-            else:
-                mixer.log_dt.add_(torch.randn_like(mixer.log_dt))
-    return model
-
-
-FAMILIES = [("s4d", False), ("s4d", True), ("s5", False), ("s5", True)]
-
-
-def mixers(model):
-    return [m for m in model.modules() if is_prunable(m)]
-
-
-def inputs(seed=1, batch=2, length=19):
-    return torch.randn(batch, length, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-
-
-def outputs(model, x):
-    with torch.no_grad():
-        out = model(input_values=x, output_hidden_states=True)
-    return torch.cat([out.logits.flatten(), out.hidden_states[-1].flatten()])
-
-
-def assert_relclose(actual, expected, rtol=1e-5):
-    scale = expected.abs().max().clamp(min=1e-12)
-    assert (actual - expected).abs().max() <= rtol * scale, float((actual - expected).abs().max() / scale)
-
-
-def masked_copy(model, plan):
-    """The dense model with the B rows and C columns of every removed mode zeroed (a deep copy)."""
-    masked = copy.deepcopy(model)
-    with torch.no_grad():
-        for mixer, kept in zip(mixers(masked), plan.kept_modes):
-            removed = sorted(set(range(mixer.num_modes)) - set(kept))
-            if not removed:
-                continue
-            removed = torch.tensor(removed)
-            mixer.B[removed] = 0
-            for C in (mixer.C, mixer.C_backward):
-                if C is None:
-                    continue
-                if hasattr(mixer, "Lambda_re"):  # S5: C (H, P, 2)
-                    C[:, removed] = 0
-                else:  # S4D: C (M, 2)
-                    C[removed] = 0
-    return masked
-
-
-def state_dicts_equal(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
-# ---------------------------------------------------------------------------------------------------
-# independent numpy recomputation from raw parameters
-# ---------------------------------------------------------------------------------------------------
-def _complex(p):
-    p = p.detach().numpy()
-    return p[..., 0] + 1j * p[..., 1]
-
-
-def raw_system(mixer, config):
-    """(λ̄ (M,), B̄ (M, inputs), [C (M, outputs) per direction]) from the raw parameters, in numpy."""
-    if hasattr(mixer, "Lambda_re"):  # S5
-        re = mixer.Lambda_re.detach().numpy()
-        if config.clip_eigs:
-            re = np.minimum(re, -1e-4)
-        lam = re + 1j * mixer.Lambda_im.detach().numpy()
-        step = np.exp(mixer.log_step.detach().numpy()) * config.step_rescale
-        B = _complex(mixer.B)  # (P, H)
-        Cs = [_complex(C).T for C in (mixer.C, mixer.C_backward) if C is not None]  # (P, H)
-    else:  # S4D
-        spm = 2 if config.conj_sym else 1
-        sizes = config.channel_sizes(mixer.layer_idx)
-        channel = np.repeat(np.arange(config.hidden_size), [n // spm for n in sizes])
-        re = -np.exp(mixer.log_A_real.detach().numpy())
-        if config.clip_eigs:
-            re = np.minimum(re, -1e-4)
-        lam = re + 1j * mixer.A_imag.detach().numpy()
-        step = np.exp(mixer.log_dt.detach().numpy())[channel] * config.step_rescale
-        B = _complex(mixer.B)[:, None]
-        Cs = [_complex(C)[:, None] for C in (mixer.C, mixer.C_backward) if C is not None]
-    if config.discretization == "zoh":
-        lam_bar = np.exp(lam * step)
-        B_bar = ((lam_bar - 1) / lam)[:, None] * B
-    else:
-        lam_bar = (1 + step * lam / 2) / (1 - step * lam / 2)
-        B_bar = (step / (1 - step * lam / 2))[:, None] * B
-    return lam_bar, B_bar, Cs
-
-
 def brute_force_hinf(lam_bar, b, c, grid=4096):
     """max_{|z|=1} σ_max(c bᵀ / (z − λ̄)) on a dense angle grid that includes arg λ̄ (c stacks all directions)."""
     theta = np.concatenate([np.linspace(-np.pi, np.pi, grid), [np.angle(lam_bar)]])
@@ -142,11 +35,11 @@ def brute_force_hinf(lam_bar, b, c, grid=4096):
     return np.linalg.svd(G, compute_uv=False)[:, 0].max()
 
 
-def numpy_hinf(model, variant="paper"):
+def numpy_hinf(model, variant="paper", step_rescale=None):
     """h_i of the paper (or the reference code's formula) per layer, from raw parameters."""
     out = []
     for mixer in mixers(model):
-        lam_bar, B_bar, Cs = raw_system(mixer, model.config)
+        lam_bar, B_bar, Cs = raw_system(mixer, model.config, step_rescale)
         b2 = (np.abs(B_bar) ** 2).sum(1)
         gap = 1 - np.abs(lam_bar)
         if variant == "reference":
@@ -180,7 +73,7 @@ def test_hinf_equals_frequency_sweep(family, bidirectional, discretization):
         for i in range(len(lam_bar)):
             c = np.concatenate([C[i] for C in Cs])
             expected = brute_force_hinf(lam_bar[i], B_bar[i], c) ** 2
-            assert abs(h[i] - expected) <= 1e-3 * expected, (mixer.layer_idx, i, h[i], expected)
+            assert abs(h[i] - expected) <= 1e-10 * expected, (mixer.layer_idx, i, h[i], expected)
 
 
 def test_hinf_sweep_is_sharp_near_the_unit_circle():
@@ -227,6 +120,40 @@ def test_baseline_scores_equal_numpy_formulas(family, bidirectional):
         np.testing.assert_allclose(got["global_magnitude"][layer], magnitude, rtol=1e-9)
         np.testing.assert_allclose(got["lamp"][layer], numpy_last(magnitude**2), rtol=1e-9)
         np.testing.assert_allclose(got["last_h2"][layer], numpy_last(c2 * b2 / (1 - np.abs(lam_bar) ** 2)), rtol=1e-9)
+
+
+def test_uniform_allocation_keeps_the_highest_scores_of_every_layer():
+    scores = [np.array([0.1, 0.9, 0.5, 0.3]), np.array([3.0, 1.0, 2.0]), np.array([7.0])]
+    assert [k.tolist() for k in uniform_allocation(scores, 0.5, [2, 2, 2])] == [[1, 2], [0], [0]]
+    assert [k.tolist() for k in uniform_allocation(scores, 0.3, [2, 2, 2])] == [[1, 2], [0, 2], [0]]
+
+
+@pytest.mark.parametrize("family, bidirectional", FAMILIES)
+@pytest.mark.parametrize("ratio", [0.3, 0.5, 0.8])
+def test_uniform_hinf_plan_keeps_each_layers_top_modes(family, bidirectional, ratio):
+    """Against the numpy H∞ of every mode: layer l keeps its floor(M_l·(1 − r)) (>= 1) largest, distinct scores."""
+    model = make_model(family, bidirectional)
+    plan = LASTPruner(model, method="uniform_hinf").plan(ratio)
+    for kept, h in zip(plan.kept_modes, numpy_hinf(model)):
+        count = max(math.floor(len(h) * (1 - ratio) + 1e-9), 1)
+        assert kept == sorted(np.argsort(-h)[:count].tolist())
+
+
+@pytest.mark.parametrize("family, bidirectional", FAMILIES)
+def test_scores_and_plans_follow_step_rescale(family, bidirectional):
+    """Scores at step_rescale=8 are the numpy H∞ of the system discretised with 8Δ, whether the factor is passed to
+    the pruner or set in the config, and they rank the modes differently than at the model's own rate."""
+    model = make_model(family, bidirectional)
+    expected = numpy_hinf(model, step_rescale=8.0)
+    passed = LASTPruner(model, method="global_hinf", step_rescale=8.0).scores()
+    configured = copy.deepcopy(model)
+    configured.config.step_rescale = 8.0
+    for got_passed, got_configured, want in zip(passed, LASTPruner(configured, method="global_hinf").scores(), expected):
+        np.testing.assert_allclose(got_passed, want, rtol=1e-9)
+        np.testing.assert_allclose(got_configured, want, rtol=1e-9)
+    plan = LASTPruner(model, method="global_hinf", step_rescale=8.0).plan(0.5)
+    assert plan.kept_modes == [k.tolist() for k in global_allocation(expected, 0.5, plan.states_per_mode)]
+    assert not any(np.allclose(a, b) for a, b in zip(expected, numpy_hinf(model)))  # the factor matters here
 
 
 @pytest.mark.parametrize("ratio", RATIOS)
@@ -371,6 +298,20 @@ def test_pruned_model_can_be_pruned_again(family, bidirectional):
     assert twice.config.pruning["states_per_layer_before"] == once.config.pruning["states_per_layer_after"]
 
 
+@pytest.mark.parametrize("settings", [dict(method="random", seed=7), dict(method="last", bidirectional_score="reference"),
+                                      dict(method="last_h2", horizon=12)])
+def test_plan_json_keeps_every_setting(tmp_path, settings):
+    """Non-default seed, bidirectional_score and horizon survive the JSON round trip and reach config.pruning."""
+    model = make_model("s5", bidirectional=True)
+    plan = LASTPruner(model, **settings).plan(0.4)
+    plan.save(tmp_path / "plan.json")
+    loaded = PruningPlan.load(tmp_path / "plan.json")
+    assert loaded == plan
+    for name, value in settings.items():
+        assert getattr(loaded, name) == value
+        assert LASTPruner(model).apply(loaded).config.pruning[name] == value
+
+
 def test_plan_json_round_trip(tmp_path):
     plan = LASTPruner(make_model("s4d", True)).plan(0.4)
     assert PruningPlan.from_json(plan.to_json()) == plan
@@ -390,27 +331,15 @@ def test_plan_json_round_trip(tmp_path):
 # ---------------------------------------------------------------------------------------------------
 # (e) bad inputs: clear errors, nothing mutated
 # ---------------------------------------------------------------------------------------------------
-def _snapshot(model):
-    return copy.deepcopy(model.state_dict()), model.config.to_dict()
-
-
-def _unchanged(model, snapshot):
-    state, config = snapshot
-    now = model.state_dict()
-    same = (lambda a, b: a.shape == b.shape and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
-    return state.keys() == now.keys() and all(same(state[k], now[k]) for k in state) \
-        and model.config.to_dict() == config
-
-
 @pytest.mark.parametrize("ratio", [-0.1, 1.5, float("nan")])
 def test_bad_ratio(ratio):
     model = make_model("s5")
-    snapshot = _snapshot(model)
+    before = snapshot(model)
     with pytest.raises(ValueError, match="ratio"):
         LASTPruner(model).prune(ratio)
     with pytest.raises(TypeError, match="ratio"):
         LASTPruner(model).plan("half")
-    assert _unchanged(model, snapshot)
+    assert unchanged(model, before)
 
 
 def test_bad_arguments_and_models():
@@ -427,7 +356,7 @@ def test_bad_arguments_and_models():
 
 def test_plan_that_does_not_fit_is_rejected():
     model, other = make_model("s5"), make_model("s4d")
-    snapshot = _snapshot(model)
+    before = snapshot(model)
     with pytest.raises(ValueError, match="prunable layers|modes"):
         LASTPruner(model).apply(LASTPruner(other).plan(0.5))
     plan = LASTPruner(model).plan(0.5)
@@ -440,7 +369,7 @@ def test_plan_that_does_not_fit_is_rejected():
     with pytest.raises(ValueError, match="distinct and in"):
         PruningPlan(method="last", requested_ratio=1.0, kept_modes=[[0], [9], [1]], modes_per_layer=[4, 6, 4],
                     states_per_mode=[2, 2, 2])
-    assert _unchanged(model, snapshot)
+    assert unchanged(model, before)
 
 
 @pytest.mark.parametrize("family", ["s4d", "s5"])
@@ -449,11 +378,11 @@ def test_non_finite_parameters_are_rejected(family, layer, name, value):
     model = make_model(family)
     with torch.no_grad():
         getattr(mixers(model)[layer], name).view(-1)[0] = value
-    snapshot = _snapshot(model)
+    before = snapshot(model)
     for method in ("last", "random"):
         with pytest.raises(ValueError, match=f"layer {layer}.*'{name}'.*NaN or inf"):
             LASTPruner(model, method=method).prune(0.5)
-    assert _unchanged(model, snapshot)
+    assert unchanged(model, before)
 
 
 @pytest.mark.parametrize("variant", ["paper", "reference"])
@@ -462,14 +391,14 @@ def test_unstable_modes_raise_for_hinf_and_h2_methods(variant):
     model = make_model("s5")
     with torch.no_grad():
         mixers(model)[2].Lambda_re[1] = 0.5  # Re λ > 0 -> |λ̄| = exp(0.5 Δ) > 1
-    snapshot = _snapshot(model)
+    before = snapshot(model)
     for method in ("last", "global_hinf", "uniform_hinf", "last_h2"):
         with pytest.raises(ValueError, match=r"layer 2: modes \[1\] are unstable"):
             LASTPruner(model, method=method, bidirectional_score=variant).prune(0.5)
-    assert _unchanged(model, snapshot)
+    assert unchanged(model, before)
     pruned = LASTPruner(model, method="global_magnitude").prune(0.5)
     assert sum(m.num_modes for m in mixers(pruned)) < sum(m.num_modes for m in mixers(model))
-    assert _unchanged(model, snapshot)
+    assert unchanged(model, before)
 
 
 def test_float32_models_are_scored_in_float64():

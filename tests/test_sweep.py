@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
+from helpers import drawn_bars, drawn_lines, drawn_points, mixers, raw_system
 
 pytest.importorskip("accelerate")
 pytest.importorskip("matplotlib")
@@ -18,6 +20,7 @@ from hf_last.experiments import run_sweep
 from hf_last.evaluation import evaluate_accuracy, predict, sweep
 from hf_last.reporting import (
     PAPER_S5_TABLE1,
+    method_label,
     paper_comparison_markdown,
     plot_accuracy_vs_states,
     plot_poles,
@@ -51,11 +54,6 @@ def test_split():
 def small_s5(seed: int = 0):
     torch.manual_seed(seed)
     return S5ForSequenceClassification(S5Config(hidden_size=16, num_hidden_layers=2, state_size=8, num_labels=10)).eval()
-
-
-def png(path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(8) == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
 
 
 # ---- data-parallel sweep ---------------------------------------------------------------------------------------
@@ -104,8 +102,31 @@ def test_two_process_sweep_equals_one_process(tmp_path, test_split):
     # the main process wrote the report
     assert read_records_json(out / "sweep.json") == one_records
     for name in ("accuracy_vs_states.png", "accuracy_vs_ratio.png", "states_per_layer.png", "poles_layer0.png"):
-        assert png(out / name), name
+        assert (out / name).is_file(), name  # what the plots draw: test_plots_draw_the_records_and_poles
     assert "| **LAST** |" in (out / "summary.md").read_text()
+
+
+def test_sweep_accuracies_are_each_plans_own(test_split):
+    """Against an independent evaluation of the same plan: the sweep evaluates each distinct plan once, and two
+    methods that keep the same number of states per layer (uniform magnitude and uniform H∞ at 50 % on the shipped
+    S5 digits model) keep different modes and must not share an accuracy."""
+    from accelerate import Accelerator
+
+    from hf_last.loading import default_checkpoint, load_model
+
+    model = load_model(default_checkpoint("s5"))
+    reset_accelerate()
+    accelerator = Accelerator(cpu=True)
+    records = sweep(model, test_split, methods=["uniform_magnitude", "uniform_hinf", "last"], ratios=(0.5, 0.6),
+                    batch_size=BATCH, accelerator=accelerator)
+    at_50 = {r["method"]: r for r in records if r["requested_ratio"] == 0.5}
+    assert at_50["uniform_magnitude"]["states_per_layer"] == at_50["uniform_hinf"]["states_per_layer"]
+    assert at_50["uniform_magnitude"]["accuracy"] != at_50["uniform_hinf"]["accuracy"]
+    for record in records:
+        pruned = LASTPruner(model, method=record["method"]).prune(record["requested_ratio"])
+        independent = evaluate_accuracy(pruned, test_split, BATCH, accelerator)["accuracy"]
+        assert record["accuracy"] == independent, (record["method"], record["requested_ratio"])
+    reset_accelerate()
 
 
 # ---- protocol and summary on hand-made records ----------------------------------------------------------------
@@ -215,15 +236,44 @@ def test_records_json_csv_round_trip(tmp_path):
     assert float(rows[2]["accuracy_loss"]) == pytest.approx(TASK_A[2]["accuracy_loss"])
 
 
-def test_plots_are_written(tmp_path):
-    assert png(plot_accuracy_vs_states(TASK_C, tmp_path / "acc.png"))
-    assert png(plot_accuracy_vs_states(TASK_C, tmp_path / "acc_ratio.png", x="requested_ratio"))
-    assert png(plot_states_per_layer(TASK_C, tmp_path / "layers.png", ratios=(0.2, 0.4)))
-    s5 = small_s5()
-    assert png(plot_poles(s5, LASTPruner(s5).prune(0.5), tmp_path / "poles_s5.png", layer=1))
+def expected_curve(records, method, x="kept_states"):
+    """(x, accuracy %) of ``method``'s records in order of requested ratio, recomputed here from the records."""
+    own = sorted((r for r in records if r["method"] == method), key=lambda r: r["requested_ratio"])
+    return ([100 * r[x] if x == "requested_ratio" else r[x] for r in own], [100 * r["accuracy"] for r in own])
+
+
+def assert_accuracy_lines(figure, records, x="kept_states"):
+    lines = drawn_lines(figure)
+    for method in {r["method"] for r in records}:
+        got_x, got_y = lines[method_label(method)]
+        want_x, want_y = expected_curve(records, method, x)
+        assert got_x == want_x and got_y == pytest.approx(want_y, abs=1e-12), method
+    assert lines["dense"][1] == pytest.approx([100 * records[0]["base_accuracy"]] * 2)
+
+
+def test_plots_draw_the_records_and_poles(tmp_path, saved_figures):
+    plot_accuracy_vs_states(TASK_C, tmp_path / "acc.png")
+    assert_accuracy_lines(saved_figures["acc.png"], TASK_C)
+    plot_accuracy_vs_states(TASK_C, tmp_path / "acc_ratio.png", x="requested_ratio", mark=0.4, mark_label="chosen")
+    assert_accuracy_lines(saved_figures["acc_ratio.png"], TASK_C, x="requested_ratio")
+    assert drawn_lines(saved_figures["acc_ratio.png"])["chosen"][0] == [40.0, 40.0]
+
+    plot_states_per_layer(TASK_C, tmp_path / "layers.png", ratios=(0.2, 0.4))
+    last = {r["requested_ratio"]: r["states_per_layer"] for r in TASK_C if r["method"] == "last"}
+    assert drawn_bars(saved_figures["layers.png"]) == {"dense": last[0.0], "20 %": last[0.2], "40 %": last[0.4]}
+
     torch.manual_seed(0)
     s4d = S4DForSequenceClassification(S4DConfig(hidden_size=4, num_hidden_layers=2, state_size=8, num_labels=3))
-    assert png(plot_poles(s4d, LASTPruner(s4d).prune(0.6), tmp_path / "poles_s4d.png"))  # every channel's modes
+    s5 = small_s5()
+    for name, dense, layer in (("poles_s5.png", s5, 1), ("poles_s4d.png", s4d, 0)):  # S4D: every channel's modes
+        pruned = LASTPruner(dense).prune(0.6)
+        plot_poles(dense, pruned, tmp_path / name, layer=layer)
+        points = drawn_points(saved_figures[name])
+        for label, model in (("before", dense), ("after", pruned)):
+            poles, _, _ = raw_system(mixers(model)[layer], model.config)
+            poles = np.concatenate([poles, poles.conj()])  # conjugate pairs: both poles are drawn
+            (drawn,) = [p for text, p in points.items() if text.startswith(label)]
+            np.testing.assert_allclose(np.sort_complex(drawn), np.sort_complex(poles), rtol=1e-6, err_msg=name)
     with pytest.raises(IndexError):
         plot_poles(s4d, s4d, tmp_path / "bad.png", layer=5)
 

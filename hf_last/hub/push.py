@@ -57,6 +57,9 @@ def check_repo_id(repo_id) -> str:
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    if not isinstance(repo_id, str):  # validate_repo_id lets None through; the card would fail after the weights
+        raise TypeError(f"repo_id must be a string 'name' or 'namespace/name', "
+                        f"got {type(repo_id).__name__} {repo_id!r}")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as error:

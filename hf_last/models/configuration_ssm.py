@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -26,6 +28,17 @@ def _require_choice(value: Any, field: str, choices: tuple[str, ...]) -> None:
 def _require_positive_int(value: Any, field: str) -> None:
     _require(isinstance(value, int) and not isinstance(value, bool) and value > 0, field,
              f"must be a positive integer, got {value!r}")
+
+
+def check_step_rescale(value: Any, name: str = "step_rescale") -> float:
+    """``value`` as a float if it is a finite positive real number (the Δ multiplier), else a clear error."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive real number (the factor every step Δ is multiplied by), "
+                        f"got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number (the factor every step Δ is multiplied by, "
+                         f"e.g. 2.0 for inputs at half the sampling rate), got {value!r}")
+    return float(value)
 
 
 @strict
@@ -85,7 +98,16 @@ class DiagonalSSMConfig(PreTrainedConfig):
             self._check_layer(layer_config, f"per_layer_config[{index}]." if self.is_heterogeneous else "")
 
     def _check_per_layer_keys(self, per_layer_config: dict | None) -> None:
-        for index, overrides in (per_layer_config or {}).items():
+        if per_layer_config is None:
+            return
+        example = f"{{layer index: {{{self.per_layer_fields[0]!r}: value}}}}"
+        if not isinstance(per_layer_config, dict):
+            raise TypeError(f"per_layer_config must be a dict {example} (or None), "
+                            f"got {type(per_layer_config).__name__} {per_layer_config!r}")
+        for index, overrides in per_layer_config.items():
+            if not isinstance(overrides, dict):
+                raise TypeError(f"per_layer_config[{index!r}] must be a dict of the layer's fields, as in {example}, "
+                                f"got {type(overrides).__name__} {overrides!r}")
             unknown = sorted(set(overrides) - set(self.per_layer_fields))
             _require(not unknown, f"per_layer_config[{index}]",
                      f"only {list(self.per_layer_fields)} may vary per layer, got {unknown}")
@@ -105,7 +127,7 @@ class DiagonalSSMConfig(PreTrainedConfig):
         _require_choice(self.pooling, "pooling", POOLINGS)
         _require(0 < self.dt_min <= self.dt_max, "dt_min", f"need 0 < dt_min <= dt_max, got {self.dt_min} > {self.dt_max}"
                  if self.dt_min > 0 else f"must be positive, got {self.dt_min}")
-        _require(self.step_rescale > 0, "step_rescale", f"must be positive, got {self.step_rescale}")
+        check_step_rescale(self.step_rescale)
         _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
     def _check_layer(self, layer_config: PreTrainedConfig, prefix: str) -> None:

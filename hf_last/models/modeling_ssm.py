@@ -17,6 +17,8 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
+from .checkpoint_files import check_checkpoint_folder, unreadable_weights_error
+from .configuration_ssm import check_step_rescale
 from .pruning_contract import ModalSubsystems
 
 MODES = ("parallel", "recurrent")
@@ -25,9 +27,10 @@ MODES = ("parallel", "recurrent")
 class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
-    Subclasses implement ``reset_ssm_parameters``, ``init_state``, ``discrete_system``, ``parallel_forward``,
-    ``recurrent_step`` (optionally a faster ``recurrent_forward``) and, for pruning, ``mode_norm2`` and
-    ``keep_modes`` (the contract of :mod:`hf_last.models.pruning_contract`). States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
+    Subclasses implement ``reset_ssm_parameters``, ``state_shape``, ``init_state``, ``continuous_poles``, ``steps``,
+    ``discrete_system``, ``parallel_forward``, ``recurrent_step`` (optionally a faster ``recurrent_forward``)
+    and, for pruning, ``mode_norm2`` and ``keep_modes`` (the contract of :mod:`hf_last.models.pruning_contract`).
+    States follow x[k] = Λ̄x[k−1] + B̄u[k], y[k] = f·Re(Cx[k]) + Du[k].
     """
 
     def __init__(self, config, layer_idx: int):
@@ -90,6 +93,7 @@ class DiagonalSSMMixer(nn.Module):
             b_norm2=self.mode_norm2(B_bar, "input"),
             c_norm2=torch.stack([self.mode_norm2(c, "output") for c in directions]),
             states_per_mode=2 if self.conj_sym else 1,
+            decay=self.continuous_poles().real * self.steps(step_rescale),
         )
 
     @staticmethod
@@ -212,6 +216,25 @@ class DiagonalSSMPreTrainedModel(PreTrainedModel):
         if isinstance(module, DiagonalSSMMixer):
             module.reset_ssm_parameters()
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' ``from_pretrained``, with errors that name the broken file (missing config.json, truncated
+        or empty safetensors) and a check that the saved weights fit the config (``check_loaded_weights``)."""
+        from safetensors import SafetensorError
+
+        if kwargs.get("config") is None:
+            check_checkpoint_folder(pretrained_model_name_or_path)
+        try:
+            model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise unreadable_weights_error(pretrained_model_name_or_path, error) from error
+        loaded = model[0] if isinstance(model, tuple) else model  # output_loading_info=True returns a tuple
+        loaded.check_loaded_weights(str(pretrained_model_name_or_path))
+        return model
+
+    def check_loaded_weights(self, source: str) -> None:
+        """Hook for families whose weights carry layout information to check against the config."""
+
     def push_to_hub(self, repo_id: str, **kwargs):
         """Upload weights, config, model card, pruning plan and remote code in one commit (``hf_last.hub.push_model``)."""
         try:
@@ -227,6 +250,29 @@ def _select_inputs(input_ids, input_values, inputs_embeds) -> str:
     if len(given) != 1:
         raise ValueError(f"Pass exactly one of input_ids, input_values or inputs_embeds; got {given or 'none'}.")
     return given[0]
+
+
+def _check_rank(name: str, value, ranks: tuple[int, ...], expected: str) -> None:
+    """``value`` is a tensor with one of ``ranks`` dimensions; ``expected`` describes the shape for the message."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}, got {type(value).__name__}")
+    if value.dim() not in ranks:
+        raise ValueError(f"{name} must have shape {expected}, got shape {tuple(value.shape)}")
+
+
+def _check_not_empty(name: str, value: torch.Tensor) -> None:
+    """A (B, L, ...) input needs B >= 1 sequences of L >= 1 steps: an SSM has nothing to compute otherwise."""
+    if value.shape[1] == 0:
+        raise ValueError(f"{name} has no time steps (shape {tuple(value.shape)}); pass sequences of length >= 1")
+    if value.shape[0] == 0:
+        raise ValueError(f"{name} holds no sequences (shape {tuple(value.shape)}); pass a batch of at least one")
+
+
+def _check_attention_mask(attention_mask, batch_size: int, length: int) -> None:
+    _check_rank("attention_mask", attention_mask, (2,), f"(batch, length) = ({batch_size}, {length})")
+    if tuple(attention_mask.shape) != (batch_size, length):
+        raise ValueError(f"attention_mask must have shape (batch, length) = ({batch_size}, {length}) like the "
+                         f"inputs, got {tuple(attention_mask.shape)}")
 
 
 class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
@@ -247,21 +293,71 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
     def set_input_embeddings(self, new_embeddings):
         self.embeddings = new_embeddings
 
-    def embed(self, input_ids=None, input_values=None, inputs_embeds=None):
+    def input_shapes(self, streaming: bool = False) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Accepted ranks and a readable shape of every input kind (``streaming``: one step, no length axis)."""
+        time_axes = ["batch"] if streaming else ["batch", "length"]
+
+        def shape(*features: str) -> str:
+            axes = time_axes + list(features)
+            return "(" + ", ".join(axes) + ("," if len(axes) == 1 else "") + ")"
+
+        values = shape(f"input_size={self.config.input_size}")
+        value_ranks = (len(time_axes) + 1,)
+        if self.config.input_size == 1:  # one feature per step: the feature axis may be left out
+            values, value_ranks = f"{values} or {shape()}", (len(time_axes), len(time_axes) + 1)
+        return {"input_ids": ((len(time_axes),), shape()),
+                "input_values": (value_ranks, values),
+                "inputs_embeds": ((len(time_axes) + 1,), shape(f"hidden_size={self.config.hidden_size}"))}
+
+    def embed(self, input_ids=None, input_values=None, inputs_embeds=None, streaming: bool = False):
+        """The encoder's (B, L, H) output for the one given input, after checking its type, shape and values.
+
+        ``streaming=True``: the input has no length axis (one time step, as in :meth:`step`); returns (B, 1, H).
+        """
         kind = _select_inputs(input_ids, input_values, inputs_embeds)
+        value = {"input_ids": input_ids, "input_values": input_values, "inputs_embeds": inputs_embeds}[kind]
+        ranks, expected = self.input_shapes(streaming)[kind]
+        _check_rank(kind, value, ranks, expected)
+        if streaming:
+            value = value[:, None]
+        _check_not_empty(kind, value)
         if kind == "input_ids":
-            if self.embeddings is None:
-                raise ValueError("This model takes continuous inputs (vocab_size=None): pass input_values instead of input_ids.")
-            return self.embeddings(input_ids)
+            return self.embed_ids(value)
         if kind == "input_values":
-            if self.encoder is None:
-                raise ValueError("This model takes token inputs (input_size=None): pass input_ids instead of input_values.")
-            if input_values.dim() == 2 and self.config.input_size == 1:
-                input_values = input_values[..., None]
-            if input_values.shape[-1] != self.config.input_size:
-                raise ValueError(f"input_values must be (batch, length, {self.config.input_size}), got {tuple(input_values.shape)}.")
-            return self.encoder(input_values.to(self.encoder.weight.dtype))
-        return inputs_embeds
+            return self.encode_values(value, expected)
+        return self.check_embeds(value)
+
+    def embed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if self.embeddings is None:
+            raise ValueError("This model takes continuous inputs (vocab_size=None): pass input_values instead of input_ids.")
+        if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+            raise TypeError(f"input_ids must be an integer tensor of token ids, got dtype {input_ids.dtype}")
+        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
+            raise ValueError(f"input_ids must be token ids in [0, vocab_size={self.config.vocab_size}), got values in "
+                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+        return self.embeddings(input_ids)
+
+    def encode_values(self, input_values: torch.Tensor, expected: str) -> torch.Tensor:
+        if self.encoder is None:
+            raise ValueError("This model takes token inputs (input_size=None): pass input_ids instead of input_values.")
+        if input_values.is_complex():
+            raise TypeError(f"input_values must be real, got dtype {input_values.dtype}; pass the real and imaginary "
+                            "parts as two input features (torch.view_as_real) with input_size=2")
+        if input_values.dim() == 2:
+            input_values = input_values[..., None]
+        if input_values.shape[-1] != self.config.input_size:
+            raise ValueError(f"input_values must have shape {expected}, got {tuple(input_values.shape)}: "
+                             f"{input_values.shape[-1]} features per step for input_size={self.config.input_size}.")
+        return self.encoder(input_values.to(self.encoder.weight.dtype))
+
+    def check_embeds(self, inputs_embeds: torch.Tensor) -> torch.Tensor:
+        """``inputs_embeds`` (B, L, H) cast to the model's dtype, like ``input_values``."""
+        if not inputs_embeds.is_floating_point():
+            raise TypeError(f"inputs_embeds must be a real floating-point tensor, got dtype {inputs_embeds.dtype}")
+        if inputs_embeds.shape[-1] != self.config.hidden_size:
+            raise ValueError(f"inputs_embeds must have hidden_size={self.config.hidden_size} features per step, "
+                             f"got shape {tuple(inputs_embeds.shape)}")
+        return inputs_embeds.to(self.dtype)
 
     def forward(
         self,
@@ -275,7 +371,6 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         mode: str = "parallel",
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ):
         r"""
         attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
@@ -289,11 +384,13 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             raise ValueError("attention_mask (padding) cannot be combined with streaming states; stream unpadded sequences.")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        step_rescale = self.config.step_rescale if step_rescale is None else step_rescale
-        if recurrent_state is not None:
-            self._check_recurrent_state(recurrent_state)
+        step_rescale = self.config.step_rescale if step_rescale is None else check_step_rescale(step_rescale)
 
         hidden_states = self.embed(input_ids, input_values, inputs_embeds)
+        if attention_mask is not None:
+            _check_attention_mask(attention_mask, *hidden_states.shape[:2])
+        if recurrent_state is not None:
+            self._check_recurrent_state(recurrent_state, hidden_states.shape[0])
         mask = None if attention_mask is None else attention_mask.to(hidden_states.dtype)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         new_states = [] if return_state else None
@@ -309,9 +406,26 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             return tuple(v for v in (hidden_states, new_states, all_hidden_states) if v is not None)
         return SSMModelOutput(last_hidden_state=hidden_states, recurrent_state=new_states, hidden_states=all_hidden_states)
 
-    def _check_recurrent_state(self, recurrent_state) -> None:
+    def _check_recurrent_state(self, recurrent_state, batch_size: int) -> None:
+        """One state per layer, each of the shape and complex dtype ``init_recurrent_state(batch_size)`` gives."""
+        hint = "start a stream from model.init_recurrent_state(batch_size) and pass back the states it returns"
+        if not isinstance(recurrent_state, (list, tuple)):
+            raise TypeError(f"recurrent_state must be a list with one tensor per layer; {hint}. "
+                            f"Got {type(recurrent_state).__name__}.")
         if len(recurrent_state) != len(self.layers):
             raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
+        dtype = self.layers[0].mixer.complex_dtype(self.dtype)
+        for index, (layer, state) in enumerate(zip(self.layers, recurrent_state)):
+            expected = (batch_size, *layer.mixer.state_shape)
+            if not isinstance(state, torch.Tensor):
+                raise TypeError(f"recurrent_state[{index}] must be a tensor of shape {expected}, "
+                                f"got {type(state).__name__}; {hint}")
+            if tuple(state.shape) != expected:
+                raise ValueError(f"recurrent_state[{index}] has shape {tuple(state.shape)}, layer {index} needs "
+                                 f"{expected} (batch, {layer.mixer.state_axes}) for a batch of {batch_size}; {hint}")
+            if state.dtype != dtype:
+                raise TypeError(f"recurrent_state[{index}] has dtype {state.dtype}, the model ({self.dtype}) "
+                                f"needs {dtype}; {hint}")
 
     def init_recurrent_state(self, batch_size: int) -> list[torch.Tensor]:
         """Zero states of every layer, to stream with ``forward(..., recurrent_state=..., return_state=True)``."""
@@ -325,13 +439,12 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         ``forward(..., mode="recurrent")`` on a length-1 sequence, through ``SSMBlock.step``: no sequence
         axis, no output object, the discrete systems reused from the cache (streaming latency).
         """
-        self._check_recurrent_state(recurrent_state)
         if self.config.bidirectional:
             raise ValueError("A bidirectional model reads future inputs, so it cannot be streamed step by step; "
                              "use forward(mode='parallel') or a model with bidirectional=False.")
-        unsqueeze = (lambda x: None if x is None else x[:, None])
-        hidden = self.embed(unsqueeze(input_ids), unsqueeze(input_values), unsqueeze(inputs_embeds))[:, 0]
-        step_rescale = self.config.step_rescale if step_rescale is None else step_rescale
+        hidden = self.embed(input_ids, input_values, inputs_embeds, streaming=True)[:, 0]
+        self._check_recurrent_state(recurrent_state, hidden.shape[0])
+        step_rescale = self.config.step_rescale if step_rescale is None else check_step_rescale(step_rescale)
         new_states = []
         for layer, state in zip(self.layers, recurrent_state):
             hidden, state = layer.step(hidden, state, layer.mixer.cached_recurrent_system(step_rescale))
@@ -390,7 +503,6 @@ class DiagonalSSMForSequenceClassification(DiagonalSSMPreTrainedModel):
         mode: str = "parallel",
         output_hidden_states=None,
         return_dict=None,
-        **kwargs,
     ):
         r"""labels: (B,) class ids, (B, num_labels) multi-label targets or regression values."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict

@@ -23,12 +23,15 @@ class ModalSubsystems:
         b_norm2: ‖B̄_i‖², squared norm of mode i's input row (M,).
         c_norm2: ‖C_i‖² per direction, (directions, M): one row, or forward and backward rows.
         states_per_mode: states one stored mode represents (2 for a conjugate pair, else 1).
+        decay: Re(λ_i)·Δ_i of the continuous-time pole (M,), or None. Stability is its sign (< 0: the mode
+            decays), decided exactly even where |λ̄_i| rounds to 1; without it, |λ̄_i| < 1 decides.
     """
 
     Lambda_bar: torch.Tensor
     b_norm2: torch.Tensor
     c_norm2: torch.Tensor
     states_per_mode: int
+    decay: torch.Tensor | None = None
 
     @property
     def num_modes(self) -> int:

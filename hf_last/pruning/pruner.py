@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import numpy as np
 import torch
 
 from .._version import __version__
+from ..models.configuration_ssm import check_step_rescale
 from ..models.pruning_contract import ModalSubsystems, is_prunable
-from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method, unstable_modes
-from .plan import PruningPlan
+from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method
+from .plan import PruningPlan, check_ratio, check_seed
 from .search import search_ratio
 
 
@@ -39,7 +41,8 @@ class LASTPruner:
     :meth:`apply` (plan -> new model), :meth:`prune` (ratio -> new model). The input model is never mutated.
 
     Policies:
-        - Unstable modes (|λ̄_i| ≥ 1) have an infinite H∞/H2 norm: at the infinite horizon the H∞ and H2
+        - Unstable modes (Re λ_i·Δ_i ≥ 0, i.e. |λ̄_i| ≥ 1) have an infinite H∞/H2 norm: at the infinite horizon
+          the H∞ and H2
           methods (``last``, ``global_hinf``, ``uniform_hinf``, ``last_h2``) raise ``ValueError`` naming the
           layer and modes, in both ``bidirectional_score`` variants. With a finite horizon their truncated
           kernels have a finite peak gain, so they are scored like any other mode (and, growing over the
@@ -51,6 +54,8 @@ class LASTPruner:
 
     def __init__(self, model, method: str | Criterion = "last", bidirectional_score: str = "paper", seed: int = 0,
                  step_rescale: float | None = None, horizon: int | str | None = None):
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"LASTPruner(model) takes a torch.nn.Module (an S4D/S5 model), got {type(model).__name__}")
         name, spec_horizon = parse_method(method)
         criterion = get_criterion(name)
         horizon = check_horizon(horizon, allow_auto=True)
@@ -73,9 +78,10 @@ class LASTPruner:
         self.method = criterion.name
         self.horizon = horizon
         self.bidirectional_score = bidirectional_score
-        self.seed = seed
+        self.seed = check_seed(seed)
         config = getattr(model, "config", None)
-        self.step_rescale = step_rescale if step_rescale is not None else float(getattr(config, "step_rescale", 1.0))
+        self.step_rescale = check_step_rescale(step_rescale if step_rescale is not None
+                                               else getattr(config, "step_rescale", 1.0))
 
     # ---- reading the model --------------------------------------------------------------------------
     @staticmethod
@@ -121,15 +127,19 @@ class LASTPruner:
         return self.criterion.with_horizon(self.horizon)
 
     def _check_stability(self, subsystems: list[ModalSubsystems]) -> None:
+        """At the infinite horizon every mode must decay, and decay fast enough for |λ̄| < 1 in float64."""
         if not self.active_criterion().requires_stable:
             return
+        remedy = (f"so their H∞/H2 norm is infinite and method {self.method!r} cannot rank them. Use a finite "
+                  "horizon (horizon=L), a magnitude or random method, or fix the model (e.g. clip_eigs=True).")
         for position, (layer, sub) in enumerate(zip(self.prunable_layers(self.model), subsystems)):
-            bad = unstable_modes(sub.Lambda_bar.detach().cpu().numpy())
-            if bad.size:
-                raise ValueError(
-                    f"layer {getattr(layer, 'layer_idx', position)}: modes {bad.tolist()} are unstable (|λ̄| >= 1), "
-                    f"so their H∞/H2 norm is infinite and method {self.method!r} cannot rank them. Use a "
-                    "magnitude or random method, or fix the model (e.g. clip_eigs=True).")
+            name = f"layer {getattr(layer, 'layer_idx', position)}"
+            unstable, too_slow = infinite_norm_modes(sub)
+            if unstable.size:
+                raise ValueError(f"{name}: modes {unstable.tolist()} are unstable (Re λ·Δ >= 0, |λ̄| >= 1), {remedy}")
+            if too_slow.size:
+                raise ValueError(f"{name}: modes {too_slow.tolist()} decay so slowly (Re λ·Δ = "
+                                 f"{sub.decay[too_slow].tolist()}) that |λ̄| rounds to 1 in float64, {remedy}")
 
     # ---- verbs --------------------------------------------------------------------------------------
     def scores(self) -> list[np.ndarray]:
@@ -148,7 +158,7 @@ class LASTPruner:
 
     def plan(self, ratio: float) -> PruningPlan:
         """Which modes survive pruning a fraction ``ratio`` ∈ [0, 1] of the model's states."""
-        ratio = self._check_ratio(ratio)
+        ratio = check_ratio(ratio)
         subsystems = self.subsystems()
         scores = self._scores(subsystems)
         spm = [s.states_per_mode for s in subsystems]
@@ -156,13 +166,20 @@ class LASTPruner:
         return PruningPlan(method=self.method, requested_ratio=ratio, kept_modes=[k.tolist() for k in kept],
                            modes_per_layer=[s.num_modes for s in subsystems], states_per_mode=spm,
                            bidirectional_score=self.bidirectional_score, seed=self.seed, horizon=self.horizon,
-                           base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""))
+                           base_model=str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
+                           fingerprint=model_fingerprint(self.prunable_layers(self.model)))
 
-    def apply(self, plan: PruningPlan):
-        """A deep copy of the model with only the plan's modes, a rewritten config and ``config.pruning``."""
+    def apply(self, plan: PruningPlan, ignore_fingerprint: bool = False):
+        """A deep copy of the model with only the plan's modes, a rewritten config and ``config.pruning``.
+
+        A plan records the fingerprint of the model it scored; a plan made for another model (other weights, even
+        of the same shape) is refused unless ``ignore_fingerprint=True`` says that is intended.
+        """
         if not isinstance(plan, PruningPlan):
             raise TypeError(f"apply() takes a PruningPlan, got {type(plan).__name__}")
         self._check_plan_fits(plan)
+        if not ignore_fingerprint:
+            self._check_fingerprint(plan)
         pruned = copy.deepcopy(self.model)
         layer_entries = {}
         for position, (layer, kept) in enumerate(zip(self.prunable_layers(pruned), plan.kept_modes)):
@@ -194,16 +211,6 @@ class LASTPruner:
         return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------
-    @staticmethod
-    def _check_ratio(ratio) -> float:
-        try:
-            value = float(ratio)
-        except (TypeError, ValueError):
-            raise TypeError(f"ratio must be a number in [0, 1], got {ratio!r}") from None
-        if not 0 <= value <= 1:  # also rejects NaN
-            raise ValueError(f"ratio must be in [0, 1] (fraction of states to remove), got {ratio!r}")
-        return value
-
     def _check_plan_fits(self, plan: PruningPlan) -> None:
         layers = self.prunable_layers(self.model)
         if plan.num_layers != len(layers):
@@ -213,6 +220,16 @@ class LASTPruner:
             if sub.num_modes != modes or sub.states_per_mode != spm:
                 raise ValueError(f"layer {position}: the plan was made for {modes} modes x {spm} states, the model "
                                  f"has {sub.num_modes} x {sub.states_per_mode}; make a new plan for this model.")
+
+    def _check_fingerprint(self, plan: PruningPlan) -> None:
+        if plan.fingerprint is None:  # a plan written before fingerprints, or built by hand
+            return
+        fingerprint = model_fingerprint(self.prunable_layers(self.model))
+        if fingerprint != plan.fingerprint:
+            raise ValueError(f"the plan was made for another model (fingerprint {plan.fingerprint}, this model's is "
+                             f"{fingerprint}): its modes were ranked on other weights. Make a new plan for this model "
+                             "(LASTPruner(model).plan(ratio)), or pass apply(plan, ignore_fingerprint=True) to apply "
+                             "it anyway.")
 
     def _rewrite_config(self, pruned, layer_entries: dict[int, dict], plan: PruningPlan) -> None:
         old = pruned.config
@@ -244,3 +261,28 @@ class LASTPruner:
         for module in pruned.modules():  # the classifier and its backbone share one config object
             if getattr(module, "config", None) is old:
                 module.config = new
+
+
+def infinite_norm_modes(sub: ModalSubsystems) -> tuple[np.ndarray, np.ndarray]:
+    """(modes that do not decay, modes that decay too slowly for float64) of one layer; both have an infinite
+    H∞/H2 norm in the scores. Decay is the sign of Re λ·Δ when the layer gives it (exact: a pole on the
+    imaginary axis may round to |λ̄| = 1 − 1e-16 and would otherwise be scored ~1e32), else |λ̄| < 1."""
+    on_or_outside = np.abs(sub.Lambda_bar.detach().cpu().to(torch.complex128).numpy()) >= 1
+    if sub.decay is None:
+        return np.flatnonzero(on_or_outside), np.array([], dtype=np.int64)
+    decay = sub.decay.detach().cpu().double().numpy()
+    return np.flatnonzero(decay >= 0), np.flatnonzero((decay < 0) & on_or_outside)
+
+
+def model_fingerprint(layers: list[torch.nn.Module]) -> str:
+    """``"sha256:"`` + 16 hex digits of the prunable layers' tensors (names, shapes, values as float64/int64):
+    what a plan's scores were computed from. Equal for a model and its copies (any dtype that holds the values),
+    different for other weights of the same shapes."""
+    digest = hashlib.sha256()
+    for position, layer in enumerate(layers):
+        for name, tensor in layer.state_dict().items():
+            values = tensor.detach().cpu()
+            values = values.double() if values.is_floating_point() else values.long()
+            digest.update(f"{position}.{name}{tuple(values.shape)}".encode())
+            digest.update(values.contiguous().numpy().tobytes())
+    return "sha256:" + digest.hexdigest()[:16]

@@ -7,7 +7,9 @@ grid with zero coefficients in the gaps.
 
 Parameters of a layer with M stored modes (λ = −exp(log_A_real) + i·A_imag, Δ_h = exp(log_dt[h])):
 ``log_dt`` (H,), ``log_A_real`` (M,), ``A_imag`` (M,), ``B`` (M, 2) and ``C`` (M, 2) complex as real pairs,
-``C_backward`` (M, 2) if bidirectional, ``D`` (H,).
+``C_backward`` (M, 2) if bidirectional, ``D`` (H,), and the persistent buffer ``mode_channel`` (M,): each mode's
+channel, saved with the weights so that a config.json whose ``channel_state_sizes`` no longer match them (e.g.
+permuted, same total) is refused on loading instead of silently computing another layer.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ class S4DMixer(DiagonalSSMMixer):
         self.D = nn.Parameter(torch.empty(self.hidden_size))
 
     def _set_mode_layout(self, modes) -> None:
-        """Index buffers of the packed layout: each mode's channel and its position inside the channel."""
+        """Index buffers of the packed layout: each mode's channel (saved with the weights) and its position
+        inside the channel (derived, not saved)."""
         modes = [int(m) for m in modes]
         device = getattr(getattr(self, "mode_channel", None), "device", None)
         channel, position = self._layout_indices(modes)
-        self.register_buffer("mode_channel", channel.to(device), persistent=False)
+        self.register_buffer("mode_channel", channel.to(device), persistent=True)
         self.register_buffer("mode_position", position.to(device), persistent=False)
         self.max_modes = max(modes)
         self.uniform = min(modes) == self.max_modes
@@ -66,6 +69,29 @@ class S4DMixer(DiagonalSSMMixer):
     @property
     def num_modes(self) -> int:
         return self.A_imag.shape[0]
+
+    def check_channel_layout(self, mode_channel: torch.Tensor, source: str) -> None:
+        """Refuse weights saved with another channel layout than this layer's ``channel_state_sizes``.
+
+        ``mode_channel`` is the saved per-mode channel index; ``source`` names where it comes from.
+        """
+        spm = 2 if self.conj_sym else 1
+        expected, _ = self._layout_indices([n // spm for n in self.channel_state_sizes])
+        stored = mode_channel.detach().cpu().long()
+        if stored.shape == expected.shape and torch.equal(stored, expected):
+            return
+        saved_sizes = (torch.bincount(stored, minlength=self.hidden_size) * spm).tolist() if stored.numel() else []
+        raise ValueError(
+            f"{source}: the weights of layer {self.layer_idx} were saved for channel_state_sizes {saved_sizes}, but the "
+            f"config gives {self.channel_state_sizes}. The config does not belong to these weights (was "
+            f"per_layer_config[{self.layer_idx}].channel_state_sizes in config.json edited?); restore it to "
+            f"{saved_sizes}.")
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """``load_state_dict`` checks the saved channel layout before copying anything."""
+        if prefix + "mode_channel" in state_dict:
+            self.check_channel_layout(state_dict[prefix + "mode_channel"], "load_state_dict")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def reset_ssm_parameters(self) -> None:
         """S4D init: poles and B from ``ssm_init`` per channel, C ~ CN(0, 1), D ~ N(0, 1), log Δ log-uniform."""
@@ -88,11 +114,17 @@ class S4DMixer(DiagonalSSMMixer):
         init.normal_(self.D)
         init.copy_(self.log_dt, self.log_uniform_steps(self.hidden_size))
 
+    state_axes = "channels, max modes per channel"
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of one sequence's recurrent state: the channel grid (H, max modes)."""
+        return (self.hidden_size, self.max_modes)
+
     def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
         """Zero state on the channel grid (B, H, max modes): a step is then a few dense elementwise ops for
         uniform and ragged layers alike (gaps hold zeros and stay zero). ``from_channel_grid`` packs it."""
-        shape = (batch_size, self.hidden_size, self.max_modes)
-        return torch.zeros(shape, dtype=self.complex_dtype(dtype), device=device)
+        return torch.zeros((batch_size, *self.state_shape), dtype=self.complex_dtype(dtype), device=device)
 
     def continuous_poles(self) -> torch.Tensor:
         """λ = −exp(log_A_real) + i·A_imag for every stored mode (M,)."""
@@ -190,6 +222,22 @@ class S4DPreTrainedModel(DiagonalSSMPreTrainedModel):
     config_class = S4DConfig
     config: S4DConfig
     mixer_class = S4DMixer
+    # checkpoints saved before mode_channel was persistent: the layout then comes from the config alone
+    _keys_to_ignore_on_load_missing = [r"mixer\.mode_channel"]
+
+    def check_loaded_weights(self, source: str) -> None:
+        """Every layer's saved channel layout matches the config (called by ``from_pretrained``)."""
+        for module in self.modules():
+            if isinstance(module, S4DMixer):
+                module.check_channel_layout(module.mode_channel, source)
+
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        """``nn.Module.load_state_dict``, after checking every layer's saved channel layout: a mismatch raises before
+        any tensor is copied (the mixers' own check would leave the layers before it loaded)."""
+        for name, module in self.named_modules():
+            if isinstance(module, S4DMixer) and f"{name}.mode_channel" in state_dict:
+                module.check_channel_layout(state_dict[f"{name}.mode_channel"], "load_state_dict")
+        return super().load_state_dict(state_dict, *args, **kwargs)
 
 
 class S4DModel(S4DPreTrainedModel, DiagonalSSMModel):

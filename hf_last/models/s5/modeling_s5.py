@@ -67,15 +67,26 @@ class S5Mixer(DiagonalSSMMixer):
         init.normal_(self.D)
         init.copy_(self.log_step, self.log_uniform_steps(self.num_modes))
 
+    state_axes = "modes"
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of one sequence's recurrent state: (P,)."""
+        return (self.num_modes,)
+
     def init_state(self, batch_size: int, dtype: torch.dtype, device) -> torch.Tensor:
-        return torch.zeros(batch_size, self.num_modes, dtype=self.complex_dtype(dtype), device=device)
+        return torch.zeros(batch_size, *self.state_shape, dtype=self.complex_dtype(dtype), device=device)
 
     def continuous_poles(self) -> torch.Tensor:
         return torch.complex(self.clipped(self.Lambda_re), self.Lambda_im)
 
+    def steps(self, step_rescale: float) -> torch.Tensor:
+        """Δ of every mode, times ``step_rescale``."""
+        return torch.exp(self.log_step) * step_rescale
+
     def discrete_system(self, step_rescale: float = 1.0):
         """(Λ̄ (P,), B̄ (P, H), C̃ (H, P), C̃_backward or None): the layer in discrete time."""
-        Lambda_bar, gamma = discretize(self.continuous_poles(), torch.exp(self.log_step) * step_rescale, self.discretization)
+        Lambda_bar, gamma = discretize(self.continuous_poles(), self.steps(step_rescale), self.discretization)
         C_backward = None if self.C_backward is None else self.as_complex(self.C_backward)
         return Lambda_bar, gamma[:, None] * self.as_complex(self.B), self.as_complex(self.C), C_backward
 
