@@ -13,7 +13,7 @@ pytest.importorskip("sklearn")
 from conftest import reset_accelerate  # noqa: E402
 from helpers import drawn_lines  # noqa: E402
 from hf_last.cli import main
-from hf_last.experiments import DEMO_MARKER, check_output_dir
+from hf_last.experiments import DEMO_BASELINES, DEMO_MARKER, check_output_dir
 from hf_last.reporting import method_label
 
 
@@ -49,6 +49,7 @@ def test_demo_end_to_end(tmp_path, model_args, capsys, saved_figures):
     assert main(["demo", "--output-dir", str(out), *model_args]) == 0
     printed = capsys.readouterr().out
     assert "hf-last demo:" in printed and "test accuracy:" in printed and "of states removed" in printed
+    assert all(f"[{step}/4]" in printed for step in range(1, 5))  # progress while it works
 
     summary = json.loads((out / DEMO_MARKER).read_text())
     folder = out / "pruned_model"
@@ -60,6 +61,21 @@ def test_demo_end_to_end(tmp_path, model_args, capsys, saved_figures):
     assert "pruned" in card and "digits" in card
     pruned = AutoModelForSequenceClassification.from_pretrained(folder)
     assert pruned.config.pruning["method"] == "last"
+    assert pruned.config.pruning["horizon"] == 64 == summary["horizon"]  # "auto": the digits sequences' length
+
+    # the three curves: LAST as published, LAST at the data's horizon, and the strongest baseline on validation,
+    # i.e. the baseline with the largest ratio losing < 1 %p there (ties: higher mean accuracy)
+    baseline = summary["strongest_baseline"]
+    assert {r["method"] for r in records} == {"last", "last@auto", baseline}
+    validation = json.loads((out / "validation_sweep.json").read_text())["records"]
+
+    def strength(method):
+        own = [r for r in validation if r["method"] == method]
+        ok = [r["requested_ratio"] for r in own if r["requested_ratio"] > 0 and r["accuracy_loss"] < 0.01 - 1e-9]
+        return max(ok, default=0.0), sum(r["accuracy"] for r in own) / len(own)
+
+    assert baseline in DEMO_BASELINES
+    assert all(strength(baseline) >= strength(other) for other in DEMO_BASELINES)
     assert sum(pruned.config.pruning["states_per_layer_after"]) == summary["states_after"]
     assert summary["states_after"] == round(summary["states_before"] * (1 - summary["ratio"]))
     assert summary["validation_search"]["accuracy_loss"] <= 0.01 + 1e-12
@@ -79,9 +95,11 @@ def test_demo_refuses_foreign_nonempty_dir(tmp_path, model_args, capsys):
         main(["demo", "--output-dir", str(out / "notes.txt"), *model_args])
 
     # --overwrite writes the demo's files next to the user's and deletes nothing (fixed ratio: no search)
-    assert main(["demo", "--output-dir", str(out), "--overwrite", "--ratio", "0.5", *model_args]) == 0
+    assert main(["demo", "--output-dir", str(out), "--overwrite", "--ratio", "0.5", "--horizon", "none",
+                 *model_args]) == 0
     assert (out / "notes.txt").read_text() == "my thesis"
-    assert json.loads((out / DEMO_MARKER).read_text())["ratio"] == 0.5
+    summary = json.loads((out / DEMO_MARKER).read_text())
+    assert summary["ratio"] == 0.5 and summary["horizon"] is None and summary["method"] == "last"
     assert "fixed ratio 0.5" in capsys.readouterr().out
 
 

@@ -195,3 +195,46 @@ def test_a_user_criterion_is_one_object():
         Criterion("bad", frequency, horizon=5)
     with pytest.raises(ValueError, match="allocation"):
         Criterion("bad", frequency, allocation="layerwise")
+
+
+def test_auto_horizon_in_the_drivers_is_the_longest_sequence_of_the_data():
+    from datasets import Dataset
+
+    from hf_last.collate import longest_sequence
+    from hf_last.experiments import prune_with_search
+
+    rng = np.random.default_rng(0)
+    lengths = [5, 23, 17]
+    dataset = Dataset.from_dict({"input_values": [rng.normal(size=(n, 1)).tolist() for n in lengths],
+                                 "label": [0, 1, 2]})
+    assert longest_sequence(dataset) == 23
+    model = make_model("s5").float()
+    pruned, info = prune_with_search(model, dataset, method="last", horizon="auto", ratio=0.5, batch_size=3)
+    assert pruned.config.pruning["horizon"] == 23 and info["mode"] == "fixed"
+    assert pruned.pruning_plan == LASTPruner(model, horizon=23).plan(0.5)
+    pruned, _ = prune_with_search(model, dataset, method="last@7", ratio=0.5, batch_size=3)
+    assert pruned.config.pruning["horizon"] == 7
+
+
+def test_method_specs_and_the_cli_horizon_flag():
+    import argparse
+
+    from hf_last.cli.arguments import horizon, method_list
+    from hf_last.pruning.criteria import method_spec, parse_method
+
+    assert parse_method("last") == ("last", None)
+    assert parse_method("last@64") == ("last", 64)
+    assert parse_method("uniform_hinf@auto") == ("uniform_hinf", "auto")
+    assert method_spec("last", 64) == "last@64" and method_spec("last", None) == "last"
+    for bad in ("last@0", "last@", "last@x", "last@-3"):
+        with pytest.raises(ValueError, match="horizon"):
+            parse_method(bad)
+    assert [horizon(t) for t in ("none", "None", "auto", "64")] == [None, None, "auto", 64]
+    for bad in ("0", "-1", "x", "6.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            horizon(bad)
+    assert method_list("last,last@auto,random") == ["last", "last@auto", "random"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown"):
+        method_list("last@auto,nope@64")
+    with pytest.raises(ValueError, match="disagree"):
+        LASTPruner(make_model("s5"), method="last@64", horizon=32)

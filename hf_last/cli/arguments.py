@@ -29,6 +29,22 @@ def fraction(text: str) -> float:
     return value
 
 
+def horizon(text: str) -> int | str | None:
+    """``--horizon``: ``none`` (the paper's infinite-horizon scores), ``auto`` (the data's longest sequence) or
+    a positive integer L."""
+    if text.lower() == "none":
+        return None
+    if text == "auto":
+        return "auto"
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected none, auto or a positive integer sequence length, got {text!r}")
+
+
+HORIZON_HELP = ("score horizon of the H-inf/H2 methods: none (the paper's scores, infinite impulse responses), "
+                "auto (the longest sequence of the evaluated split) or an integer L")
+
+
 def method_list(text: str) -> list[str]:
     """``"last,last@auto,random"`` -> ["last", "last@auto", "random"]: method specs ``NAME`` or ``NAME@L`` /
     ``NAME@auto`` (:func:`hf_last.pruning.criteria.parse_method`), every name one of

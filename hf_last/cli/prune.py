@@ -9,7 +9,7 @@ from pathlib import Path
 from ..accelerator import get_accelerator
 from ..experiments import prune_checkpoint
 from ..reporting import MAX_ACCURACY_LOSS
-from .arguments import add_model_source_arguments, checkpoint_argument, fraction
+from .arguments import HORIZON_HELP, add_model_source_arguments, checkpoint_argument, fraction, horizon
 
 
 def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -18,7 +18,8 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--search-split", default="validation",
                         help="split the search evaluates candidates on (default: validation)")
     parser.add_argument("--eval-split", default="test", help="split reported before/after (default: test)")
-    parser.add_argument("--method", default="last")
+    parser.add_argument("--method", default="last", help="pruning method (default: last); see hf_last.pruning.METHODS")
+    parser.add_argument("--horizon", type=horizon, default=None, help=HORIZON_HELP + " (default: none)")
     parser.add_argument("--ratio", type=fraction, help="fixed ratio instead of the accuracy-targeted search")
     parser.add_argument("--max-accuracy-loss", type=fraction, default=MAX_ACCURACY_LOSS,
                         help="search tolerance as a fraction (default: 0.01 = 1 %%p; loss <= tolerance)")
@@ -36,7 +37,8 @@ def prune_main(args: argparse.Namespace) -> int:
     accelerator = get_accelerator()
     _, report = prune_checkpoint(
         checkpoint_argument(args), task=args.task, search_split=args.search_split, eval_split=args.eval_split,
-        method=args.method, ratio=args.ratio, max_accuracy_loss=args.max_accuracy_loss, batch_size=args.batch_size,
+        method=args.method, horizon=args.horizon, ratio=args.ratio, max_accuracy_loss=args.max_accuracy_loss,
+        batch_size=args.batch_size,
         output_dir=args.output_dir, push_to_hub=args.push_to_hub, private=args.private or None, token=args.token,
         revision=args.revision, accelerator=accelerator)
     if accelerator.is_main_process:

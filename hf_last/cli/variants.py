@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..hub import prepare_variants, push_variants
 from ..loading import checkpoint_name, load_model
-from .arguments import ratio_list
+from ..pruning.criteria import method_spec
+from .arguments import horizon, ratio_list
 
 
 def add_variants_parser(subparsers) -> None:
@@ -20,6 +21,9 @@ def add_variants_parser(subparsers) -> None:
     parser.add_argument("model", help="local folder or Hub repo id of an S4D/S5 model")
     parser.add_argument("--ratios", type=ratio_list, required=True, help="comma-separated, e.g. 0.2,0.33,0.5")
     parser.add_argument("--method", default="last", help="pruning method (default: last); see hf_last.pruning.METHODS")
+    parser.add_argument("--horizon", type=horizon, default=None,
+                        help="score horizon of the H-inf/H2 methods: none (default, the paper's scores) or an integer "
+                             "L, the sequence length the model runs on (auto needs data: use scripts/prune.py --task)")
     parser.add_argument("--output-dir", type=Path, help="write one folder per repo here (kept after pushing)")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="push base to REPO_ID and variants to REPO_ID-pruned-XX")
     parser.add_argument("--no-push-base", action="store_true",
@@ -34,16 +38,20 @@ def add_variants_parser(subparsers) -> None:
 def variants_main(args: argparse.Namespace) -> int:
     if args.push_to_hub is None and args.output_dir is None:
         raise SystemExit("hf-last prune: nothing to do; pass --output-dir DIR and/or --push-to-hub USER/NAME")
+    if args.horizon == "auto":
+        raise SystemExit("hf-last prune: --horizon auto takes L from evaluation data, which this command does not "
+                         "load; pass --horizon L (the sequence length) or use scripts/prune.py --task TASK")
+    method = method_spec(args.method, args.horizon)
     model = load_model(args.model, args.revision)
     if args.push_to_hub:
-        commits = push_variants(model, args.ratios, args.push_to_hub, method=args.method, token=args.token,
+        commits = push_variants(model, args.ratios, args.push_to_hub, method=method, token=args.token,
                                 private=args.private or None, output_dir=args.output_dir,
                                 push_base=not args.no_push_base)
         for repo_id, commit in commits.items():
             print(f"{repo_id}: {commit}")
         return 0
     prepared = prepare_variants(model, args.ratios, args.name or checkpoint_name(args.model), args.output_dir,
-                                method=args.method)
+                                method=method)
     for repo_id, (folder, _) in prepared.items():
         print(f"{repo_id}: {folder}")
     return 0

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..accelerator import get_accelerator
-from ..collate import model_pad_token_id
+from ..collate import longest_sequence, model_pad_token_id
 from ..data import load_split
 from ..evaluation import accuracy_on, evaluate_accuracy
 from ..hub import Evaluation, push_model, save_for_hub
@@ -16,12 +16,18 @@ from ..pruning import LASTPruner
 from ..reporting import MAX_ACCURACY_LOSS
 
 
-def prune_with_search(model, eval_dataset, *, method: str = "last", ratio: float | None = None,
-                      max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128, accelerator=None):
+def prune_with_search(model, eval_dataset, *, method: str = "last", horizon: int | str | None = None,
+                      ratio: float | None = None, max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128,
+                      accelerator=None):
     """``(pruned, info)``: LAST search for the largest ratio within ``max_accuracy_loss`` on ``eval_dataset`` or,
-    with ``ratio``, a fixed-ratio prune. ``info`` holds the chosen ratio, accuracies and search trials."""
+    with ``ratio``, a fixed-ratio prune. ``info`` holds the chosen ratio, accuracies and search trials.
+
+    ``horizon`` (or a ``method`` spec such as ``"last@auto"``) is the score horizon of
+    :class:`~hf_last.pruning.LASTPruner`; ``"auto"`` is the longest sequence of ``eval_dataset``."""
     accelerator = get_accelerator(accelerator)
-    pruner = LASTPruner(model, method=method)
+    pruner = LASTPruner(model, method=method, horizon=horizon)
+    if pruner.horizon == "auto":
+        pruner.resolve_horizon(longest_sequence(eval_dataset))
     if ratio is None:
         result = pruner.search(accuracy_on(eval_dataset, batch_size, accelerator), max_accuracy_loss=max_accuracy_loss,
                                return_result=True)
@@ -44,7 +50,8 @@ def save_pruned(pruned, folder, repo_id: str, *, evaluation=None, plot=None, pus
 
 
 def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str = "validation",
-                     eval_split: str = "test", method: str = "last", ratio: float | None = None,
+                     eval_split: str = "test", method: str = "last", horizon: int | str | None = None,
+                     ratio: float | None = None,
                      max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128, output_dir=None,
                      push_to_hub: str | None = None, private: bool | None = None, token=None,
                      revision: str | None = None, accelerator=None):
@@ -58,15 +65,17 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     model = load_model(checkpoint, revision)
     search_data, _ = load_split(task, search_split)
     test_data, _ = load_split(task, eval_split)
-    pruned, info = prune_with_search(model, search_data, method=method, ratio=ratio,
+    pruned, info = prune_with_search(model, search_data, method=method, horizon=horizon, ratio=ratio,
                                      max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
                                      accelerator=accelerator)
     pad = model_pad_token_id(model)
     before = evaluate_accuracy(model, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
     after = evaluate_accuracy(pruned, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
     chosen = pruned.config.pruning["requested_ratio"]
-    how = (f"ratio {chosen:.4f} chosen by {method} search on the {search_split} split (loss <= "
-           f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}")
+    method, horizon = pruned.config.pruning["method"], pruned.config.pruning["horizon"]
+    scored = method if horizon is None else f"{method} (score horizon {horizon} steps)"
+    how = (f"ratio {chosen:.4f} chosen by {scored} search on the {search_split} split (loss <= "
+           f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}, {scored}")
     report = {"selection": how, "ratio": chosen, "eval_split": eval_split,
               "states_before": sum(pruned.config.pruning["states_per_layer_before"]),
               "states_after": sum(pruned.config.pruning["states_per_layer_after"]),
@@ -75,7 +84,8 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
         evaluation = Evaluation(dataset_name=task, dataset_type=task, dataset_split=eval_split,
                                 protocol=f"{how}; accuracy on the {eval_split} split ({len(test_data)} sequences)",
                                 accuracy_before=before, accuracy_after=after)
-        repo_id = push_to_hub or f"{checkpoint_name(checkpoint)}-{method}-{round(100 * chosen)}"
+        variant = method if horizon is None else f"{method}-h{horizon}"
+        repo_id = push_to_hub or f"{checkpoint_name(checkpoint)}-{variant}-{round(100 * chosen)}"
         report["saved"] = save_pruned(pruned, output_dir, repo_id, evaluation=evaluation, push=bool(push_to_hub),
                                       token=token, private=private)
         if output_dir is not None:

@@ -20,8 +20,8 @@ declare -A ARGS=(
 )
 ORDER=(s5-digits s4d-digits s5-listops s4d-listops s5-psfashion s5-sfashion s5-speech s4d-psfashion s4d-sfashion s4d-speech)
 for name in "${@:-${ORDER[@]}}"; do
-  start=$(date +%s)
+  start=$(date +%s) commit=$(git rev-parse --short HEAD)  # the code the sweep runs is the code at its start
   # shellcheck disable=SC2086
   python scripts/sweep.py ${ARGS[$name]} --output-dir "$out/$name" > "$out/$name.log" 2>&1
-  echo "$name rc=$? wall_s=$(( $(date +%s) - start )) commit=$(git rev-parse --short HEAD) args: ${ARGS[$name]}" >> "$out/runs.txt"
+  echo "$name rc=$? wall_s=$(( $(date +%s) - start )) commit=$commit args: ${ARGS[$name]}" >> "$out/runs.txt"
 done
