@@ -14,7 +14,11 @@ every round; ``benchmarks/harness.py``).
 
 Targets checked from the measured medians:
 - S4D kernel: blocked-powers ``vandermonde_kernel`` >= 5x faster than ``vandermonde_kernel_naive``.
-- S5 scan: ``lti_scan`` forward+backward >= 2x faster than ``sequential_scan`` at L=1024.
+- S5 scan: ``lti_scan`` forward+backward >= 2x faster than ``sequential_scan`` at L=1024 (glibc's default
+  allocator, no environment variables). ``associative_scan`` (the odd/even scan through autograd, the previous
+  ``lti_scan``) is timed in the same rounds for comparison.
+
+Threads: ``--threads`` (default 1, the setting of the targets; the machine's cores are shared).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 from hf_last import S4DConfig, S4DModel, S5Config, S5Model
 from hf_last.ssm.discretization import discretize, log_discrete_poles
 from hf_last.ssm.kernels import vandermonde_kernel, vandermonde_kernel_naive
-from hf_last.ssm.scan import lti_scan, sequential_scan
+from hf_last.ssm.scan import associative_scan, lti_scan, sequential_scan
 
 from harness import format_load, load_average, pass_fail, run_environment, timings, write_report  # benchmarks/ is on sys.path
 
@@ -132,7 +136,8 @@ def bench_kernel(args) -> dict:
 
 
 def bench_scan(args) -> dict:
-    """S5 scan over (B, L, P) inputs: odd/even associative scan vs the time loop, fwd and fwd+bwd."""
+    """S5 scan over (B, L, P) inputs: the chunked ``lti_scan`` and the odd/even ``associative_scan`` vs the time
+    loop, fwd and fwd+bwd (gradient of b; and of b and Λ̄ for the chunked scan and the loop)."""
     mixer = s5_mixer(args.hidden, args.state_size)
     with torch.no_grad():
         Lambda_bar = mixer.discrete_system()[0]
@@ -141,10 +146,24 @@ def bench_scan(args) -> dict:
     times = timings({
         "lti_scan_fwd": forward_only(lambda: lti_scan(Lambda_bar, b)),
         "sequential_fwd": forward_only(lambda: sequential_scan(Lambda_bar, b)),
+        "associative_fwd": forward_only(lambda: associative_scan(Lambda_bar, b)),
     }, args.repeats)
     times.update(timings({
         "lti_scan_fwd_bwd": forward_backward(lambda: lti_scan(Lambda_bar, b_grad), leaf=b_grad),
         "sequential_fwd_bwd": forward_backward(lambda: sequential_scan(Lambda_bar, b_grad), leaf=b_grad),
+        "associative_fwd_bwd": forward_backward(lambda: associative_scan(Lambda_bar, b_grad), leaf=b_grad),
+    }, args.repeats))
+    poles = Lambda_bar.clone().requires_grad_(True)
+
+    def with_pole_grad(scan):
+        def run():
+            poles.grad = None
+            forward_backward(lambda: scan(poles, b_grad), leaf=b_grad)()
+        return run
+
+    times.update(timings({
+        "lti_scan_fwd_bwd_poles": with_pole_grad(lti_scan),
+        "sequential_fwd_bwd_poles": with_pole_grad(sequential_scan),
     }, args.repeats))
     with torch.no_grad():
         scanned, looped = lti_scan(Lambda_bar, b), sequential_scan(Lambda_bar, b)
@@ -153,6 +172,9 @@ def bench_scan(args) -> dict:
         "shape": {"B": args.batch, "L": args.length, "P": mixer.num_modes},
         "times": times,
         "speedup_fwd": ratio(times["sequential_fwd"], times["lti_scan_fwd"]),
+        "speedup_fwd_vs_associative": ratio(times["associative_fwd"], times["lti_scan_fwd"]),
+        "speedup_fwd_bwd_vs_associative": ratio(times["associative_fwd_bwd"], times["lti_scan_fwd_bwd"]),
+        "speedup_fwd_bwd_poles": ratio(times["sequential_fwd_bwd_poles"], times["lti_scan_fwd_bwd_poles"]),
         "speedup_fwd_bwd": speedup,
         "speedup_fwd_bwd_min": times["sequential_fwd_bwd"]["min"] / times["lti_scan_fwd_bwd"]["min"],
         "max_rel_diff": ((scanned - looped).abs().max() / looped.abs().max()).item(),
@@ -296,11 +318,16 @@ def markdown(report: dict) -> str:
         "",
         f"## 2. S5 scan (B={scan['shape']['B']}, L={scan['shape']['L']}, P={scan['shape']['P']}, complex64)",
         "",
-        "| | `lti_scan` ms | `sequential_scan` ms | loop / scan |",
-        "|---|---:|---:|---:|",
-        f"| forward | {ms(scan['times']['lti_scan_fwd'])} | {ms(scan['times']['sequential_fwd'])} | {scan['speedup_fwd']:.1f}x |",
-        f"| forward+backward | {ms(scan['times']['lti_scan_fwd_bwd'])} | {ms(scan['times']['sequential_fwd_bwd'])}"
-        f" | {scan['speedup_fwd_bwd']:.1f}x |",
+        "| | `lti_scan` (chunked) ms | `sequential_scan` (loop) ms | loop / chunked | `associative_scan` (odd/even) ms"
+        " | odd/even / chunked |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| forward | {ms(scan['times']['lti_scan_fwd'])} | {ms(scan['times']['sequential_fwd'])} | {scan['speedup_fwd']:.1f}x"
+        f" | {ms(scan['times']['associative_fwd'])} | {scan['speedup_fwd_vs_associative']:.1f}x |",
+        f"| forward+backward (∂b) | {ms(scan['times']['lti_scan_fwd_bwd'])} | {ms(scan['times']['sequential_fwd_bwd'])}"
+        f" | {scan['speedup_fwd_bwd']:.1f}x | {ms(scan['times']['associative_fwd_bwd'])}"
+        f" | {scan['speedup_fwd_bwd_vs_associative']:.1f}x |",
+        f"| forward+backward (∂b, ∂Λ̄) | {ms(scan['times']['lti_scan_fwd_bwd_poles'])}"
+        f" | {ms(scan['times']['sequential_fwd_bwd_poles'])} | {scan['speedup_fwd_bwd_poles']:.1f}x | | |",
         "",
         f"Max relative difference scan vs loop: {scan['max_rel_diff']:.2e}.",
         "",
@@ -355,6 +382,7 @@ def step_scaling_markdown(scaling: dict) -> list[str]:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per measurement (median reported)")
     parser.add_argument("--slow-repeats", type=int, default=5, help="timed calls for recurrent-mode layer runs")
     parser.add_argument("--steps", type=int, default=256, help="recurrent steps per run in the step-scaling test")
@@ -372,6 +400,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     report = {"environment": environment(args)}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; L={args.length}", flush=True)

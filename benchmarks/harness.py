@@ -55,6 +55,12 @@ def timings(fns: dict, repeats: int, scale: float = 1.0) -> dict:
     return {name: summarize(samples, scale) for name, samples in time_rounds(fns, repeats).items()}
 
 
+def timings_and_samples(fns: dict, repeats: int, scale: float = 1.0) -> tuple[dict, dict]:
+    """(:func:`timings`, the raw :func:`time_rounds` samples) of one run, for medians and paired ratios."""
+    raw = time_rounds(fns, repeats)
+    return {name: summarize(samples, scale) for name, samples in raw.items()}, raw
+
+
 def paired_ratio(slow: list[float], fast: list[float]) -> float:
     """Median over rounds of slow/fast within the same round (robust to load drifting between rounds)."""
     return statistics.median(s / f for s, f in zip(slow, fast))

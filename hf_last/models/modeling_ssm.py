@@ -170,10 +170,29 @@ class SSMBlock(GradientCheckpointingLayer):
 
         ``system`` is the mixer's ``cached_recurrent_system``; ``state`` its recurrent state.
         """
-        x = self.norm(hidden) if self.prenorm else hidden
+        x = self.step_norm(hidden) if self.prenorm else hidden
         y, state = self.mixer.recurrent_step(system, x, state)
-        out = self.mix_channels(y).add_(hidden)
-        return (out if self.prenorm else self.norm(out)), state
+        out = self.step_channels(y, hidden)
+        return (out if self.prenorm else self.step_norm(out)), state
+
+    def step_norm(self, hidden):
+        """``self.norm`` on (B, H) as one functional call when it is a LayerNorm or an eval-mode BatchNorm with
+        running statistics (the same arithmetic without the module and reshape overhead of a latency-bound step)."""
+        norm = self.norm.norm
+        if isinstance(norm, nn.LayerNorm):
+            return F.layer_norm(hidden, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        if not norm.training and norm.running_mean is not None:
+            return F.batch_norm(hidden, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+        return self.norm(hidden)
+
+    def step_channels(self, y, residual):
+        """``mix_channels(y) + residual`` on (B, H); without active dropout the half-GLU gate and the residual
+        add are one ``addcmul`` and the sigmoid runs in place (fewer ops per step)."""
+        if self.activation not in ("half_glu1", "half_glu2") or (self.training and self.dropout.p > 0):
+            return self.mix_channels(y).add_(residual)
+        activated = F.gelu(y)
+        gate = F.linear(activated, self.output_linear.weight, self.output_linear.bias).sigmoid_()
+        return torch.addcmul(residual, activated if self.activation == "half_glu1" else y, gate)
 
     def forward(self, hidden_states, mask=None, step_rescale: float = 1.0, state=None, return_state=False, mode="parallel"):
         residual = hidden_states
