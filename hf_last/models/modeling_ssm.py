@@ -7,6 +7,7 @@ identical for both families and lives here, following ``transformers/models/mamb
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ from .configuration_ssm import check_step_rescale
 from .pruning_contract import ModalSubsystems
 
 MODES = ("parallel", "recurrent")
+HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class DiagonalSSMMixer(nn.Module):
@@ -43,19 +45,82 @@ class DiagonalSSMMixer(nn.Module):
         self.output_factor = 2.0 if config.conj_sym else 1.0
         self.dt_min, self.dt_max = config.dt_min, config.dt_max
 
-    def forward(self, u, step_rescale: float = 1.0, state=None, return_state: bool = False, mode: str = "parallel"):
-        """Returns (y, final state or None). ``state`` continues a stream from a previous call."""
+    def forward(
+        self,
+        u: torch.Tensor,
+        step_rescale: float = 1.0,
+        state: torch.Tensor | None = None,
+        return_state: bool = False,
+        mode: str = "parallel",
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the layer over a (B, L, H) input; returns (y of u's dtype and shape, final state or None).
+
+        ``state`` (complex, ``(B, *state_shape)``) continues a stream from a previous call; ``return_state``
+        returns the state after the last step; ``mode`` is ``"parallel"`` or ``"recurrent"``. The SSM math runs in
+        :meth:`compute_dtype` (float32 for a half-precision model) and ``y`` is cast back to ``u.dtype``.
+        """
         if (mode == "recurrent" or state is not None or return_state) and self.bidirectional:
             raise ValueError(
                 "A bidirectional layer reads future inputs, so it cannot run in recurrent/streaming mode. "
                 "Use mode='parallel' without a recurrent state, or a model with bidirectional=False."
             )
+        with self.ssm_precision(u) as compute:
+            y, state = self._forward(u.to(compute), step_rescale, state, return_state, mode)
+        return y.to(u.dtype), state
+
+    def _forward(self, u, step_rescale, state, return_state, mode):
         if mode == "parallel":
             return self.parallel_forward(u, step_rescale, state, return_state)
         system = self.cached_recurrent_system(step_rescale)
         if state is None:
             state = self.init_state(u.shape[0], u.dtype, u.device)
         return self.recurrent_forward(system, u, state)
+
+    def step(self, system, u_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``recurrent_step`` on one time step (B, H) with the SSM math in :meth:`compute_dtype`; the output has
+        ``u_t``'s dtype. ``system`` comes from :meth:`cached_recurrent_system`."""
+        with self.ssm_precision(u_t) as compute:
+            y_t, state = self.recurrent_step(system, u_t.to(compute), state)
+        return y_t.to(u_t.dtype), state
+
+    # ---- precision: the SSM math runs in float32 or better, whatever the model's dtype ---------------------
+    def parameter_dtype(self) -> torch.dtype:
+        """The dtype the mixer's parameters are stored in."""
+        return next(p.dtype for p in self._parameters.values() if p is not None)
+
+    def compute_dtype(self) -> torch.dtype:
+        """The real dtype of the SSM math (discretisation, kernels, scans, states): the parameters' dtype,
+        upcast to float32 when they are stored in half precision (float16/bfloat16 have no complex kernels on
+        CPU, and |λ̄|^L needs more than 8 mantissa bits). Recurrent states use the matching complex dtype."""
+        return torch.promote_types(self.parameter_dtype(), torch.float32)
+
+    @contextmanager
+    def ssm_precision(self, u: torch.Tensor):
+        """Context for the SSM math of one call on input ``u``; yields :meth:`compute_dtype`.
+
+        Inside, parameters stored in half precision read as float32 copies (differentiable casts: gradients
+        reach the stored parameters in their own dtype) and autocast is off (its bf16/fp16 matmuls would feed
+        complex arithmetic that has no half-precision kernels). Nothing happens for a float32/float64 model
+        outside autocast, so that path is unchanged.
+        """
+        compute = self.compute_dtype()
+        with ExitStack() as stack:
+            if torch.is_autocast_enabled(u.device.type):
+                stack.enter_context(torch.autocast(u.device.type, enabled=False))
+            if compute != self.parameter_dtype():
+                stack.enter_context(self._upcast_parameters(compute))
+            yield compute
+
+    @contextmanager
+    def _upcast_parameters(self, dtype: torch.dtype):
+        """Within: the mixer's own parameters (it has no submodules) replaced by ``dtype`` casts of themselves."""
+        stored = {name: p for name, p in self._parameters.items() if p is not None}
+        try:
+            for name, parameter in stored.items():
+                self._parameters[name] = parameter.to(dtype)
+            yield
+        finally:
+            self._parameters.update(stored)
 
     def recurrent_forward(self, system, u, state):
         """Recurrent mode over a (B, L, H) input: ``recurrent_step`` once per time step. Returns (y, last state)."""
@@ -74,18 +139,29 @@ class DiagonalSSMMixer(nn.Module):
         unchanged (same storage, same in-place version): streaming one step at a time then pays the
         discretization once, not per step."""
         if torch.is_grad_enabled():
-            return self.recurrent_system(step_rescale)
+            return self._recurrent_system_in_compute_dtype(step_rescale)
         # the mixer's own parameters (it has no submodules): cheaper than self.parameters() on every step
         key = (float(step_rescale), tuple((p.data_ptr(), p._version, p.dtype) for p in self._parameters.values() if p is not None))
         cache = getattr(self, "_recurrent_system_cache", None)
         if cache is None or cache[0] != key:
-            cache = (key, self.recurrent_system(step_rescale))
+            cache = (key, self._recurrent_system_in_compute_dtype(step_rescale))
             self._recurrent_system_cache = cache
         return cache[1]
 
+    def _recurrent_system_in_compute_dtype(self, step_rescale: float):
+        if self.compute_dtype() == self.parameter_dtype():
+            return self.recurrent_system(step_rescale)
+        with self._upcast_parameters(self.compute_dtype()):
+            return self.recurrent_system(step_rescale)
+
     @torch.no_grad()
     def modal_subsystems(self, step_rescale: float = 1.0) -> ModalSubsystems:
-        """The layer's stored modes as first-order subsystems C_i B̄_i / (z − λ̄_i) (the pruning contract)."""
+        """The layer's stored modes as first-order subsystems C_i B̄_i / (z − λ̄_i) (the pruning contract), in
+        :meth:`compute_dtype` (the pruner itself scores a float64 copy)."""
+        with self._upcast_parameters(self.compute_dtype()):
+            return self._modal_subsystems(step_rescale)
+
+    def _modal_subsystems(self, step_rescale: float) -> ModalSubsystems:
         Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
         directions = [C] if C_backward is None else [C, C_backward]
         return ModalSubsystems(
@@ -171,7 +247,7 @@ class SSMBlock(GradientCheckpointingLayer):
         ``system`` is the mixer's ``cached_recurrent_system``; ``state`` its recurrent state.
         """
         x = self.norm(hidden) if self.prenorm else hidden
-        y, state = self.mixer.recurrent_step(system, x, state)
+        y, state = self.mixer.step(system, x, state)
         out = self.mix_channels(y).add_(hidden)
         return (out if self.prenorm else self.norm(out)), state
 
@@ -207,6 +283,10 @@ class SSMModelOutput(ModelOutput):
 class DiagonalSSMPreTrainedModel(PreTrainedModel):
     base_model_prefix = "backbone"
     _no_split_modules = ["SSMBlock"]
+    # from_pretrained(..., dtype=torch.bfloat16 or float16) keeps the SSM parameters (poles, steps, B, C, D) in
+    # float32: rounded to 8 mantissa bits, Λ and Δ shift the kernels' phases (S4D digits: logits off by 4.0
+    # instead of 0.5). Their math runs in float32 either way (DiagonalSSMMixer.ssm_precision).
+    _keep_in_fp32_modules_strict = ["mixer"]
     supports_gradient_checkpointing = True
     main_input_name = "input_values"
     mixer_class: type[DiagonalSSMMixer]
@@ -414,8 +494,8 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                             f"Got {type(recurrent_state).__name__}.")
         if len(recurrent_state) != len(self.layers):
             raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
-        dtype = self.layers[0].mixer.complex_dtype(self.dtype)
         for index, (layer, state) in enumerate(zip(self.layers, recurrent_state)):
+            dtype = layer.mixer.complex_dtype(layer.mixer.compute_dtype())
             expected = (batch_size, *layer.mixer.state_shape)
             if not isinstance(state, torch.Tensor):
                 raise TypeError(f"recurrent_state[{index}] must be a tensor of shape {expected}, "
@@ -424,13 +504,13 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                 raise ValueError(f"recurrent_state[{index}] has shape {tuple(state.shape)}, layer {index} needs "
                                  f"{expected} (batch, {layer.mixer.state_axes}) for a batch of {batch_size}; {hint}")
             if state.dtype != dtype:
-                raise TypeError(f"recurrent_state[{index}] has dtype {state.dtype}, the model ({self.dtype}) "
-                                f"needs {dtype}; {hint}")
+                raise TypeError(f"recurrent_state[{index}] has dtype {state.dtype}, layer {index} (SSM math in "
+                                f"{layer.mixer.compute_dtype()}) needs {dtype}; {hint}")
 
     def init_recurrent_state(self, batch_size: int) -> list[torch.Tensor]:
         """Zero states of every layer, to stream with ``forward(..., recurrent_state=..., return_state=True)``."""
-        parameter = next(self.parameters())
-        return [layer.mixer.init_state(batch_size, parameter.dtype, parameter.device) for layer in self.layers]
+        return [layer.mixer.init_state(batch_size, layer.mixer.compute_dtype(), layer.mixer.D.device)
+                for layer in self.layers]
 
     def step(self, recurrent_state, input_ids=None, input_values=None, inputs_embeds=None, step_rescale=None):
         """Advance every layer by one time step. Inputs have no length axis: (B,), (B, input_size) or (B, H).
