@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..accelerator import get_accelerator
 from ..evaluation import DEFAULT_RATIOS
-from ..experiments import ExperimentSetupError, sweep_checkpoint
 from ..reporting import MAX_ACCURACY_LOSS, method_label, summarize_sweep_files, summary_markdown
 from .arguments import add_model_source_arguments, checkpoint_argument, fraction, method_list, ratio_list
 
@@ -40,6 +39,8 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def sweep_main(args: argparse.Namespace) -> int:
+    from ..experiments import ExperimentSetupError, sweep_checkpoint  # data drivers: loaded when a sweep runs
+
     if args.combine:
         summary = summarize_sweep_files(args.combine, Path(args.output_dir) / "summary.md",
                                         max_accuracy_loss=args.max_accuracy_loss)
