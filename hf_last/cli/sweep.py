@@ -29,11 +29,13 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "(default: every method, and the H-inf/H2 ones also @auto, the data's longest sequence)")
     parser.add_argument("--ratios", type=ratio_list, default=list(DEFAULT_RATIOS),
                         help="comma-separated fractions (default: 0,0.1,...,1)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="global evaluation batch size, split over processes (default: 128)")
     parser.add_argument("--max-accuracy-loss", type=fraction, default=MAX_ACCURACY_LOSS,
                         help="protocol threshold as a fraction, strict (default: 0.01 = 1 %%p)")
     parser.add_argument("--pole-layer", type=int, default=0, help="layer whose poles are plotted (default: 0)")
-    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True,
+                        help="where sweep.json/.csv, the plots and summary.md go (with --combine: summary.md)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random method")
     return parser
 

@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .checkpoint_files import check_checkpoint_folder, unreadable_weights_error
 from .configuration_ssm import check_step_rescale
@@ -122,6 +122,20 @@ class DiagonalSSMMixer(nn.Module):
         finally:
             self._parameters.update(stored)
 
+    def extra_repr(self) -> str:
+        """Sizes shown by ``print(model)``: channels, stored modes and states (a conjugate pair is 2), and how."""
+        states = self.num_modes * (2 if self.conj_sym else 1)
+        parts = [f"hidden_size={self.hidden_size}", f"modes={self.num_modes}", f"states={states}"]
+        channel_sizes = getattr(self, "channel_state_sizes", None)  # S4D: every channel is its own SISO system
+        if channel_sizes is not None and len(set(channel_sizes)) == 1:
+            parts.append(f"states_per_channel={channel_sizes[0]}")
+        elif channel_sizes is not None:  # after pruning, channels keep different numbers of states
+            parts.append(f"states_per_channel={min(channel_sizes)}..{max(channel_sizes)}")
+        parts.append(f"discretization={self.discretization!r}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        return ", ".join(parts)
+
     def recurrent_forward(self, system, u, state):
         """Recurrent mode over a (B, L, H) input: ``recurrent_step`` once per time step. Returns (y, last state)."""
         outputs = []
@@ -225,6 +239,9 @@ class SSMBlock(GradientCheckpointingLayer):
         self.output_linear = nn.Linear(width, 2 * width if config.activation == "glu" else width)
         self.dropout = nn.Dropout(config.dropout)
 
+    def extra_repr(self) -> str:
+        return f"layer_idx={self.layer_idx}, prenorm={self.prenorm}, activation={self.activation!r}"
+
     def mix_channels(self, y):
         activated = self.drop(F.gelu(y))
         if self.activation == "glu":
@@ -251,7 +268,19 @@ class SSMBlock(GradientCheckpointingLayer):
         out = self.mix_channels(y).add_(hidden)
         return (out if self.prenorm else self.norm(out)), state
 
-    def forward(self, hidden_states, mask=None, step_rescale: float = 1.0, state=None, return_state=False, mode="parallel"):
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        step_rescale: float = 1.0,
+        state: torch.Tensor | None = None,
+        return_state: bool = False,
+        mode: str = "parallel",
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One block over (B, L, H): returns (the block's output (B, L, H), the mixer's final state or None).
+
+        ``mask`` (B, L) zeroes padded steps before the SSM; the other arguments go to the mixer's ``forward``.
+        """
         residual = hidden_states
         x = self.norm(hidden_states) if self.prenorm else hidden_states
         if mask is not None:
@@ -439,6 +468,7 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                              f"got shape {tuple(inputs_embeds.shape)}")
         return inputs_embeds.to(self.dtype)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -450,20 +480,29 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         return_state: bool = False,
         mode: str = "parallel",
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ):
-        r"""
-        attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
-        step_rescale: multiplies every Δ (overrides ``config.step_rescale``), e.g. 2.0 for half-rate inputs.
-        recurrent_state / return_state: continue a stream from / return the per-layer states.
-        mode: ``"parallel"`` (FFT convolution / associative scan) or ``"recurrent"`` (one step at a time).
+    ) -> SSMModelOutput:
+        r"""Run the backbone over one batch of sequences.
+
+        Args:
+            input_ids: (B, L) token ids, for a model with ``vocab_size``.
+            input_values: (B, L, input_size) continuous inputs (or (B, L) when ``input_size`` is 1).
+            inputs_embeds: (B, L, hidden_size), bypassing the encoder. Pass exactly one of the three.
+            attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
+            step_rescale: multiplies every Δ (overrides ``config.step_rescale``), e.g. 2.0 for half-rate inputs.
+            recurrent_state: the per-layer states of an earlier call, to continue that stream.
+            return_state: return the per-layer states after the last step (``recurrent_state`` of the output).
+            mode: ``"parallel"`` (FFT convolution / associative scan) or ``"recurrent"`` (one step at a time).
+            output_hidden_states: also return the encoder output and every block's output.
+            return_dict: ``False`` returns a tuple of the output's non-None fields (transformers' convention).
+
+        Returns:
+            :class:`SSMModelOutput` (``last_hidden_state`` (B, L, H), ``recurrent_state``, ``hidden_states``).
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if attention_mask is not None and (recurrent_state is not None or return_state):
             raise ValueError("attention_mask (padding) cannot be combined with streaming states; stream unpadded sequences.")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         step_rescale = self.config.step_rescale if step_rescale is None else check_step_rescale(step_rescale)
 
         hidden_states = self.embed(input_ids, input_values, inputs_embeds)
@@ -482,8 +521,6 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
 
-        if not return_dict:
-            return tuple(v for v in (hidden_states, new_states, all_hidden_states) if v is not None)
         return SSMModelOutput(last_hidden_state=hidden_states, recurrent_state=new_states, hidden_states=all_hidden_states)
 
     def _check_recurrent_state(self, recurrent_state, batch_size: int) -> None:
@@ -572,26 +609,34 @@ class DiagonalSSMForSequenceClassification(DiagonalSSMPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
-        input_ids=None,
-        input_values=None,
-        inputs_embeds=None,
-        attention_mask=None,
-        labels=None,
-        step_rescale=None,
+        input_ids: torch.LongTensor | None = None,
+        input_values: torch.FloatTensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        step_rescale: float | None = None,
         mode: str = "parallel",
-        output_hidden_states=None,
-        return_dict=None,
-    ):
-        r"""labels: (B,) class ids, (B, num_labels) multi-label targets or regression values."""
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states: bool | None = None,
+    ) -> SequenceClassifierOutput:
+        r"""Classify a batch of sequences: the backbone, pooling over real steps (``config.pooling``), a linear layer.
+
+        Args:
+            input_ids / input_values / inputs_embeds / attention_mask / step_rescale / mode / output_hidden_states:
+                as in the backbone's ``forward``.
+            labels: (B,) class ids, (B, num_labels) multi-label targets or regression values; gives ``loss``
+                (``config.problem_type``, inferred as in transformers when unset).
+            return_dict: ``False`` returns a tuple of the output's non-None fields (transformers' convention).
+
+        Returns:
+            ``SequenceClassifierOutput`` with ``loss`` (when labels are given), ``logits`` (B, num_labels) and
+            ``hidden_states`` (with ``output_hidden_states``).
+        """
         outputs = self.backbone(input_ids=input_ids, input_values=input_values, inputs_embeds=inputs_embeds,
                                 attention_mask=attention_mask, step_rescale=step_rescale, mode=mode,
                                 output_hidden_states=output_hidden_states, return_dict=True)
         logits = self.classifier(pool(outputs.last_hidden_state, attention_mask, self.config.pooling))
         loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
-        if not return_dict:
-            rest = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
-            return ((loss,) + rest) if loss is not None else rest
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
