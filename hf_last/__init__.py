@@ -3,6 +3,7 @@
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from ._version import __version__
+from .collate import collate_sequences
 from .models import S4DConfig, S4DForSequenceClassification, S4DModel, S5Config, S5ForSequenceClassification, S5Model
 from .optimization import param_groups
 from .pruning import METHODS, LASTPruner, PruningPlan
@@ -30,5 +31,6 @@ __all__ = [
     "S5Config",
     "S5ForSequenceClassification",
     "S5Model",
+    "collate_sequences",
     "param_groups",
 ]

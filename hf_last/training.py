@@ -1,12 +1,12 @@
 """Training S4D/S5 sequence classifiers on the offline tasks with accelerate.
 
->>> from hf_last.training import TrainingArguments, train
->>> metrics = train(TrainingArguments(family="s4d", task="digits", hidden_size=32, num_hidden_layers=2,
-...                                   state_size=16, epochs=3, output_dir="runs/s4d-digits"))
+>>> from hf_last.training import TrainConfig, train
+>>> metrics = train(TrainConfig(family="s4d", task="digits", hidden_size=32, num_hidden_layers=2,
+...                             state_size=16, epochs=3, output_dir="runs/s4d-digits"))
 
-One process or many (``torchrun --nproc_per_node 2 scripts/train.py ...``, or on CPU
-``accelerate launch --multi_gpu --num_processes 2 scripts/train.py ...``; note ``accelerate launch --cpu
---num_processes 2`` starts a single process): every
+One process or many (``torchrun --nproc_per_node 2 scripts/train.py ...``, or
+``accelerate launch --multi_gpu --num_processes 2 scripts/train.py ...``, which gives 2 gloo ranks on CPU when no
+GPU is visible; ``accelerate launch --cpu --num_processes 2`` starts a single process, and the script warns). Every
 process trains on its shard of each batch, validation is data-parallel (``evaluate_accuracy``), and only the
 main process writes files. ``output_dir`` receives:
 
@@ -32,20 +32,25 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .accelerator import get_accelerator
+from .accelerator import get_accelerator, world_size
 from .models import FAMILIES
 
-CARD_TASK_TYPES = {"digits": "image-classification", "sfashion": "image-classification",
-                   "psfashion": "image-classification", "pathfinder": "image-classification",
-                   "speech": "audio-classification", "listops": "text-classification"}
 BEST_DIR, LAST_DIR, METRICS_FILE = "best", "last", "metrics.json"
 
 
-@dataclass
-class TrainingArguments:
-    """Everything a training run needs; validated on construction (clear ``ValueError`` for bad values)."""
+MIXED_PRECISION = ("no", "bf16", "fp16")
 
-    family: str = field(default="s4d", metadata={"help": "model family: s4d or s5"})
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; validated on construction (clear ``ValueError`` for bad values).
+
+    (Named apart from ``transformers.TrainingArguments``, which configures ``transformers.Trainer``; the old name
+    ``hf_last.training.TrainingArguments`` still works and warns.)
+    """
+
+    family: str = field(default="s5", metadata={"help": "model family: s5 or s4d (the shipped models' family "
+                                                        "is the default of every hf-last command)"})
     task: str = field(default="digits", metadata={"help": "task name in hf_last.data.TASKS"})
     task_settings: dict = field(default_factory=dict,
                                 metadata={"help": "task generator settings, JSON (e.g. '{\"max_length\": 500}')"})
@@ -81,6 +86,10 @@ class TrainingArguments:
     progress: bool = field(default=True, metadata={"help": "tqdm progress bars (main process only)"})
     log_every: int | None = field(default=None, metadata={"help": "print step, loss and s/step every N steps "
                                                                   "(for logs of runs without progress bars)"})
+    mixed_precision: str | None = field(
+        default=None, metadata={"help": "accelerate's mixed precision: no, bf16 or fp16 (forward under autocast; the "
+                                        "SSM math stays float32). Default: what `accelerate launch "
+                                        "--mixed_precision` or `accelerate config` says, else no"})
 
     def __post_init__(self):
         from .data import TASKS
@@ -104,6 +113,8 @@ class TrainingArguments:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if self.mixed_precision is not None and self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {list(MIXED_PRECISION)}, got {self.mixed_precision!r}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
         if not 0.0 <= self.dropout < 1.0:
@@ -113,9 +124,9 @@ class TrainingArguments:
         if self.lr <= 0 or self.ssm_lr <= 0 or self.weight_decay < 0:
             raise ValueError(f"need lr > 0, ssm_lr > 0, weight_decay >= 0; got {self.lr}, {self.ssm_lr}, "
                              f"{self.weight_decay}")
-        if self.batch_size % max(1, _world_size()) or self.eval_batch_size % max(1, _world_size()):
+        if self.batch_size % max(1, world_size()) or self.eval_batch_size % max(1, world_size()):
             raise ValueError(f"batch_size ({self.batch_size}) and eval_batch_size ({self.eval_batch_size}) are global "
-                             f"batches and must be divisible by the number of processes ({_world_size()})")
+                             f"batches and must be divisible by the number of processes ({world_size()})")
         if self.output_dir is None:
             self.output_dir = f"runs/{self.family}-{self.task}"
 
@@ -141,7 +152,7 @@ class TrainingArguments:
 
     @classmethod
     def from_namespace(cls, namespace: argparse.Namespace, parser: argparse.ArgumentParser | None = None
-                       ) -> "TrainingArguments":
+                       ) -> "TrainConfig":
         """Arguments from parsed options; with ``parser``, a bad value exits through ``parser.error`` (usage + message)."""
         try:
             return cls(**{f.name: getattr(namespace, f.name) for f in fields(cls)})
@@ -152,12 +163,6 @@ class TrainingArguments:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _world_size() -> int:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _json_dict(text: str) -> dict:
@@ -171,7 +176,7 @@ def _json_dict(text: str) -> dict:
 
 
 # ---- building blocks --------------------------------------------------------------------------------------
-def load_data(args: TrainingArguments):
+def load_data(args: TrainConfig):
     """The task's DatasetDict, with train (and validation) optionally subsampled at random (seeded)."""
     from .data import load_task
 
@@ -182,7 +187,7 @@ def load_data(args: TrainingArguments):
     return data
 
 
-def build_config(args: TrainingArguments, data):
+def build_config(args: TrainConfig, data):
     """S4DConfig/S5Config for the task's inputs and labels (``TASKS[task].config_kwargs(data)``)."""
     from .data import TASKS
     from .models import S4DConfig, S5Config
@@ -196,7 +201,7 @@ def build_config(args: TrainingArguments, data):
     return S4DConfig(**kwargs)
 
 
-def build_model(args: TrainingArguments, data):
+def build_model(args: TrainConfig, data):
     from .models import S4DForSequenceClassification, S5ForSequenceClassification
 
     model_class = S5ForSequenceClassification if args.family == "s5" else S4DForSequenceClassification
@@ -214,7 +219,7 @@ def steps_per_epoch(num_samples: int, batch_size: int) -> int:
     return math.ceil(num_samples / batch_size)
 
 
-def create_optimizer_and_scheduler(model, args: TrainingArguments, num_training_steps: int):
+def create_optimizer_and_scheduler(model, args: TrainConfig, num_training_steps: int):
     """AdamW over ``param_groups`` (SSM lr, no decay for SSM/norm/bias) and a cosine schedule with warmup."""
     from transformers import get_cosine_schedule_with_warmup
 
@@ -225,7 +230,7 @@ def create_optimizer_and_scheduler(model, args: TrainingArguments, num_training_
     return optimizer, scheduler
 
 
-def epoch_loader(dataset, args: TrainingArguments, epoch: int, accelerator) -> DataLoader:
+def epoch_loader(dataset, args: TrainConfig, epoch: int, accelerator) -> DataLoader:
     """Training batches of one epoch, shuffled by ``seed + epoch`` (so a resumed run sees the same order)."""
     from .collate import collate_sequences
 
@@ -290,7 +295,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, accelerator, args, stat
             "seconds_per_step": seconds / max(count, 1)}
 
 
-def evaluate(model, dataset, args: TrainingArguments, accelerator, step_rescale=None) -> float:
+def evaluate(model, dataset, args: TrainConfig, accelerator, step_rescale=None) -> float:
     from .evaluation import evaluate_accuracy
 
     return evaluate_accuracy(model, dataset, args.eval_batch_size, accelerator, step_rescale=step_rescale,
@@ -302,7 +307,7 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def write_model_card(model, folder: Path, args: TrainingArguments, test_accuracy: float | None) -> None:
+def write_model_card(model, folder: Path, args: TrainConfig, test_accuracy: float | None) -> None:
     """README.md next to the weights, rendered by ``hf_last.hub.render_card`` (the base-model card)."""
     from .hub import Evaluation, render_card
 
@@ -311,10 +316,9 @@ def write_model_card(model, folder: Path, args: TrainingArguments, test_accuracy
                 + (f", {args.max_train_samples} training samples" if args.max_train_samples else "")
                 + "); checkpoint with the best validation accuracy, evaluated on the full test split")
     evaluation = Evaluation(dataset_name=f"hf_last {args.task}", dataset_type=f"hf_last/{args.task}",
-                            protocol=protocol, accuracy_before=test_accuracy, dataset_split="test",
-                            task_type=CARD_TASK_TYPES.get(args.task, "text-classification"))
+                            protocol=protocol, accuracy_before=test_accuracy, dataset_split="test")
     name = folder.parent.name if folder.name == BEST_DIR else folder.name
-    render_card(model, f"hf_last/{name}", evaluation=evaluation, license="apache-2.0").save(folder / "README.md")
+    render_card(model, f"hf_last/{name}", evaluation=evaluation, task=args.task).save(folder / "README.md")
 
 
 def metrics_payload(args, state: TrainerState, extra: dict) -> dict:
@@ -323,7 +327,7 @@ def metrics_payload(args, state: TrainerState, extra: dict) -> dict:
             "history": state.history, **extra}
 
 
-def final_evaluation(model_class, args: TrainingArguments, data, accelerator) -> tuple[dict, object]:
+def final_evaluation(model_class, args: TrainConfig, data, accelerator) -> tuple[dict, object]:
     """Test accuracy (and the task's extra splits, e.g. speech ``test_8khz`` at step_rescale 2) of best/."""
     from .data import TASKS
 
@@ -337,14 +341,14 @@ def final_evaluation(model_class, args: TrainingArguments, data, accelerator) ->
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
-def train(args: TrainingArguments) -> dict:
+def train(args: TrainConfig) -> dict:
     """Train, validate every epoch, keep the best checkpoint, evaluate it on test. Returns the final metrics."""
     from accelerate.utils import set_seed
 
     if args.num_threads is not None:
         torch.set_num_threads(args.num_threads)
     wall_start = time.perf_counter()
-    accelerator = get_accelerator()
+    accelerator = get_accelerator(mixed_precision=args.mixed_precision)
     output_dir = Path(args.output_dir)
     last_dir = output_dir / LAST_DIR
     if args.resume and not (last_dir / "trainer_state.json").exists():
@@ -363,7 +367,8 @@ def train(args: TrainingArguments) -> dict:
     model_class = type(accelerator.unwrap_model(model))
     info = {"num_parameters": accelerator.unwrap_model(model).num_parameters(),
             "num_train_samples": len(data["train"]), "num_validation_samples": len(data["validation"]),
-            "num_processes": accelerator.num_processes, "torch_threads": torch.get_num_threads()}
+            "num_processes": accelerator.num_processes, "torch_threads": torch.get_num_threads(),
+            "mixed_precision": accelerator.mixed_precision}
     stop_at = args.epochs if args.stop_after_epochs is None else min(args.epochs, state.epoch + args.stop_after_epochs)
     while state.epoch < stop_at and (args.max_steps is None or state.global_step < args.max_steps):
         epoch_start = time.perf_counter()
@@ -406,6 +411,16 @@ def train(args: TrainingArguments) -> dict:
     return payload
 
 
+def __getattr__(name: str):
+    if name == "TrainingArguments":  # the earlier name, which read like transformers.TrainingArguments
+        import warnings
+
+        warnings.warn("hf_last.training.TrainingArguments is renamed TrainConfig (transformers.TrainingArguments is "
+                      "another class); the old name will be removed", FutureWarning, stacklevel=2)
+        return TrainConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = TrainingArguments.add_arguments(argparse.ArgumentParser(description="Train an S4D/S5 classifier."))
-    return train(TrainingArguments.from_namespace(parser.parse_args(argv), parser))
+    parser = TrainConfig.add_arguments(argparse.ArgumentParser(description="Train an S4D/S5 classifier."))
+    return train(TrainConfig.from_namespace(parser.parse_args(argv), parser))

@@ -2,7 +2,7 @@
 """Prune a checkpoint with LAST: the largest ratio within an accuracy tolerance (search) or a fixed ratio.
 
     torchrun --nproc_per_node 2 scripts/prune.py --default s5 --max-accuracy-loss 0.01 --output-dir out/s5-last
-    accelerate launch scripts/prune.py --model path/to/ckpt --ratio 0.3 --output-dir out/ [--push-to-hub user/name]
+    accelerate launch --multi_gpu --num_processes 2 scripts/prune.py --model path/to/ckpt --ratio 0.3 --output-dir out/ [--push-to-hub user/name]
 
 The search evaluates candidates data-parallel on --search-split (default: validation); accuracy before/after
 is reported on --eval-split (default: test). Only the main process saves the model (weights, config, model
@@ -15,12 +15,14 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per rank on shared CPUs
 
+from hf_last.accelerator import announce_world_size  # noqa: E402
 from hf_last.cli.prune import add_prune_arguments, prune_main  # noqa: E402
 
 
 def main(argv=None) -> int:
     from hf_last.hub import HubPushError
 
+    announce_world_size("scripts/prune.py")
     parser = add_prune_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     try:
         return prune_main(parser.parse_args(argv))

@@ -40,3 +40,21 @@ def saved_figures(monkeypatch):
 
     monkeypatch.setattr(figure.Figure, "savefig", recording_savefig)
     return saved
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say why tests were skipped even under ``-q`` (which hides the reasons): most skips mean that optional system
+    data or extras are missing, and the fix is one install line."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.write_line(f"{len(skipped)} test(s) skipped:", yellow=True)
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"  {count} x {reason}", yellow=True)
+    terminalreporter.write_line("  system data: apt-get install -y dataset-fashion-mnist espeak-ng; "
+                                "Python extras: pip install -e '.[test]'", yellow=True)

@@ -357,3 +357,63 @@ def test_errors_are_clear_before_anything_is_sent(tmp_path, monkeypatch):
         push_model(model, "user/model", token="hf_test", local_dir=tmp_path / "kept")
     assert info.value.landed is False
     assert (tmp_path / "kept" / "model.safetensors").exists()
+
+
+def test_pushed_card_front_matter_names_base_license_datasets_task_and_results(hub, tmp_path, monkeypatch):
+    """What the Hub lists a pruned model by: base_model (+ the pruned tag), license, datasets, pipeline_tag and a
+    model-index with the evaluated accuracy; the digits task is image classification (of pixel sequences)."""
+    script = MODELS + textwrap.dedent("""
+    import hf_last
+    from hf_last.hub import Evaluation, push_model
+    from hf_last.pruning import LASTPruner
+
+    pruned = LASTPruner(tiny("s5")).prune(0.5)
+    evaluation = Evaluation(dataset_name="digits", dataset_type="digits", dataset_split="test",
+                            protocol="fixed ratio 0.5; accuracy on the digits test split",
+                            accuracy_before=0.95, accuracy_after=0.9)
+    push_model(pruned, "user/card-digits-pruned-50", base_model="user/card-digits", evaluation=evaluation)
+    """)
+    run_client(hub, tmp_path, script)
+    readme = tmp_path / "README.md"
+    readme.write_bytes(hub.state.files("user/card-digits-pruned-50")["README.md"])
+    card = ModelCard.load(readme)
+    data = card.data.to_dict()
+    assert validate_card_yaml(str(card)) == []
+    assert data["base_model"] == "user/card-digits" and "pruned" in data["tags"]
+    assert "base_model_relation" not in data  # adapter/merge/quantized/finetune: none is a pruned model
+    assert data["license"] == "apache-2.0"
+    assert data["datasets"] == ["hf_last/digits"]
+    assert data["pipeline_tag"] == "image-classification"
+    result = card.data.eval_results[0]
+    assert (result.task_type, result.metric_type, result.metric_value) == ("image-classification", "accuracy", 0.9)
+    assert "text-classification" not in str(card)
+    text = " ".join(card.text.split())
+    assert "not a Hub dataset" in text and "image processor" in text
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    card.validate()
+
+
+@pytest.mark.parametrize("task, pipeline_tag, datasets", [
+    ("sfashion", "image-classification", ["zalando-datasets/fashion_mnist"]),
+    ("speech", "audio-classification", ["hf_last/speech"]),
+    ("listops", "text-classification", ["hf_last/listops"]),
+])
+def test_card_task_metadata_follows_the_task(task, pipeline_tag, datasets):
+    torch.manual_seed(0)
+    model = S5ForSequenceClassification(S5Config(hidden_size=4, num_hidden_layers=1, state_size=4, num_labels=3))
+    data = ModelCard(str(render_card(model, "user/m", task=task))).data.to_dict()
+    assert (data["pipeline_tag"], data["datasets"], data["license"]) == (pipeline_tag, datasets, "apache-2.0")
+    assert "model-index" not in data  # nothing evaluated, nothing claimed
+
+
+def test_pruned_card_names_a_local_base_without_linking_it(tmp_path):
+    torch.manual_seed(0)
+    model = S5ForSequenceClassification(S5Config(hidden_size=4, num_hidden_layers=1, state_size=8, num_labels=3))
+    model.save_pretrained(tmp_path / "my-base")
+    base = S5ForSequenceClassification.from_pretrained(tmp_path / "my-base")
+    card = render_card(LASTPruner(base).prune(0.5), "user/m-pruned-50", license="mit")
+    assert "base_model" not in card.data.to_dict() and card.data.license == "mit"
+    assert "| Base model | `my-base` (a local checkpoint, not on the Hub) |" in card.text

@@ -262,3 +262,17 @@ def test_a_recurrent_state_with_the_wrong_number_of_layers_is_refused(config_cla
             model.step(short, input_values=torch.randn(1, 1))
         with pytest.raises(ValueError, match="recurrent_state has 1 layers, the model has 2"):
             model(input_values=torch.randn(1, 3, 1), recurrent_state=short, return_state=True, mode="recurrent")
+
+
+def test_print_model_shows_the_layer_sizes():
+    from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5Config, S5ForSequenceClassification
+
+    s5 = S5ForSequenceClassification(S5Config(hidden_size=8, num_hidden_layers=1, state_size=16, num_labels=2))
+    assert "S5Mixer(hidden_size=8, modes=8, states=16, discretization='zoh')" in str(s5)
+    assert f"layer_idx=0, prenorm={s5.config.prenorm}, activation={s5.config.activation!r}" in str(s5)
+    s4d = S4DForSequenceClassification(S4DConfig(hidden_size=4, num_hidden_layers=1, state_size=4, num_labels=2))
+    assert "S4DMixer(hidden_size=4, modes=8, states=16, states_per_channel=4, discretization='zoh')" in str(s4d)
+    torch.manual_seed(0)
+    pruned = LASTPruner(s4d).prune(0.5).backbone.layers[0].mixer
+    sizes = pruned.channel_state_sizes
+    assert f"states=8, states_per_channel={min(sizes)}..{max(sizes)}" in repr(pruned)

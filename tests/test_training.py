@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
 import hf_last  # noqa: F401  (registers the model types)
-from hf_last.training import TrainingArguments, train
+from hf_last.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(task="digits", hidden_size=32, num_hidden_layers=2, state_size=16, batch_size=16, lr=1e-2,
@@ -25,7 +25,7 @@ def single_thread():
 
 
 def test_tiny_run_learns_and_writes_best_metrics_and_card(tmp_path):
-    metrics = train(TrainingArguments(family="s4d", epochs=2, output_dir=str(tmp_path), **TINY))
+    metrics = train(TrainConfig(family="s4d", epochs=2, output_dir=str(tmp_path), **TINY))
     assert metrics["finished"] and metrics["epochs_completed"] == 2 and len(metrics["history"]) == 2
     assert metrics["best_validation_accuracy"] > 0.3  # chance is 0.1
     best = tmp_path / "best"
@@ -47,10 +47,10 @@ def test_tiny_run_learns_and_writes_best_metrics_and_card(tmp_path):
 
 def test_two_epochs_equal_one_epoch_plus_resume(tmp_path):
     common = dict(family="s5", epochs=2, dropout=0.1, **TINY)  # dropout: the RNG state must be restored too
-    train(TrainingArguments(output_dir=str(tmp_path / "straight"), **common))
-    first = train(TrainingArguments(output_dir=str(tmp_path / "resumed"), stop_after_epochs=1, **common))
+    train(TrainConfig(output_dir=str(tmp_path / "straight"), **common))
+    first = train(TrainConfig(output_dir=str(tmp_path / "resumed"), stop_after_epochs=1, **common))
     assert first["epochs_completed"] == 1 and not first["finished"]
-    second = train(TrainingArguments(output_dir=str(tmp_path / "resumed"), resume=True, **common))
+    second = train(TrainConfig(output_dir=str(tmp_path / "resumed"), resume=True, **common))
     assert second["epochs_completed"] == 2 and second["finished"] and len(second["history"]) == 2
     straight = load_file(tmp_path / "straight" / "last" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
@@ -68,12 +68,12 @@ def test_two_epochs_equal_one_epoch_plus_resume(tmp_path):
 ])
 def test_bad_arguments_give_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
-        TrainingArguments(**{**TINY, **overrides})
+        TrainConfig(**{**TINY, **overrides})
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train(TrainingArguments(family="s4d", epochs=1, resume=True, output_dir=str(tmp_path), **TINY))
+        train(TrainConfig(family="s4d", epochs=1, resume=True, output_dir=str(tmp_path), **TINY))
 
 
 def test_script_rejects_unknown_family_with_a_message():
@@ -85,10 +85,10 @@ def test_script_rejects_unknown_family_with_a_message():
 def test_argument_parser_round_trip():
     import argparse
 
-    parser = TrainingArguments.add_arguments(argparse.ArgumentParser())
+    parser = TrainConfig.add_arguments(argparse.ArgumentParser())
     namespace = parser.parse_args(["--family", "s5", "--task-settings", '{"seed": 1}', "--no-prenorm",
                                    "--max-train-samples", "100", "--dt-max", "0.5"])
-    args = TrainingArguments.from_namespace(namespace)
+    args = TrainConfig.from_namespace(namespace)
     assert (args.family, args.task_settings, args.prenorm, args.max_train_samples, args.dt_max) == \
         ("s5", {"seed": 1}, False, 100, 0.5)
 
@@ -120,4 +120,67 @@ def test_cli_train_subcommand_parses_training_arguments():
 
     args = build_parser().parse_args(["train", "--family", "s5", "--task", "digits", "--epochs", "3"])
     assert args.func is train_main and (args.family, args.epochs) == ("s5", 3)
-    assert TrainingArguments.from_namespace(args).family == "s5"
+    assert TrainConfig.from_namespace(args).family == "s5"
+
+
+def test_mixed_precision_bf16_run_completes_and_is_recorded(tmp_path):
+    from conftest import reset_accelerate
+
+    reset_accelerate()  # the AcceleratorState singleton fixes mixed_precision once per process
+    try:
+        metrics = train(TrainConfig(family="s5", epochs=1, max_train_samples=64, max_eval_samples=64,
+                                    mixed_precision="bf16", output_dir=str(tmp_path), **TINY))
+    finally:
+        reset_accelerate()
+    assert metrics["finished"] and metrics["mixed_precision"] == "bf16"
+    assert 0 <= metrics["test_accuracy"] <= 1 and torch.isfinite(torch.tensor(metrics["history"][0]["train_loss"]))
+    # the weights are saved in float32: mixed precision is a property of the run, not of the checkpoint
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "best")
+    assert model.dtype == torch.float32
+
+
+def test_mixed_precision_flag_is_checked():
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        TrainConfig(**{**TINY, "mixed_precision": "int8"})
+
+
+def test_old_class_name_still_works_and_warns():
+    import hf_last.training as training
+
+    with pytest.warns(FutureWarning, match="renamed TrainConfig"):
+        assert training.TrainingArguments is TrainConfig
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["/usr/bin/python", "/usr/bin/accelerate", "launch", "--cpu", "--num_processes", "2", "train.py"], 2),
+    (["accelerate", "launch", "--num-processes=4", "--cpu", "train.py", "--num-processes", "9"], 4),
+    (["accelerate", "launch", "--cpu", "train.py", "--num_processes", "3"], None),  # the script's own flag
+    (["torchrun", "--nproc_per_node", "2", "train.py"], None),
+    ([], None),
+])
+def test_requested_processes_reads_the_launcher_command(command, expected):
+    from hf_last.accelerator import requested_processes
+
+    assert requested_processes(command) == expected
+
+
+def test_the_world_size_is_printed_with_a_warning_when_the_launcher_started_fewer(monkeypatch, capsys):
+    import hf_last.accelerator as accelerator
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(accelerator, "_parent_command",
+                        lambda: ["accelerate", "launch", "--cpu", "--num_processes", "2", "scripts/train.py"])
+    assert accelerator.announce_world_size("scripts/train.py") == 1
+    err = capsys.readouterr().err
+    assert "scripts/train.py: world size 1 (1 process)" in err
+    assert "asked for 2 processes but started 1" in err and "--multi_gpu --num_processes 2" in err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(accelerator, "_parent_command",
+                        lambda: ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "scripts/train.py"])
+    assert accelerator.announce_world_size("scripts/train.py") == 2
+    err = capsys.readouterr().err
+    assert "world size 2 (2 processes)" in err and "warning" not in err
+    monkeypatch.setenv("RANK", "1")  # only rank 0 prints
+    accelerator.announce_world_size("scripts/train.py")
+    assert capsys.readouterr().err == ""

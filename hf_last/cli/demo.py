@@ -24,7 +24,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help=HORIZON_HELP + " (default: auto; none prunes with LAST exactly as published)")
     parser.add_argument("--max-accuracy-loss", type=fraction, default=MAX_ACCURACY_LOSS,
                         help="search tolerance as a fraction (default: 0.01)")
-    parser.add_argument("--output-dir", type=Path, default=Path("hf_last_demo"))
+    parser.add_argument("--output-dir", type=Path, default=Path("hf_last_demo"), help="default: ./hf_last_demo")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty directory that is not an earlier demo output (deletes nothing)")
     return parser
@@ -71,7 +71,7 @@ def add_demo_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="prune the shipped digits checkpoint with LAST, evaluate before/after, write model + card + plot",
         description="Offline demo: the shipped S5 (or --family s4d) digits checkpoint, pruned with LAST at the data's "
-                    "horizon (--horizon) at the largest ratio within 1 %%p on the validation split (or --ratio), "
+                    "horizon (--horizon) at the largest ratio within 1 %p on the validation split (or --ratio), "
                     "and compared on the test split with LAST as published and the strongest baseline.")
     add_demo_arguments(parser)
     parser.set_defaults(func=demo_main)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..accelerator import get_accelerator
 from ..evaluation import DEFAULT_RATIOS
-from ..experiments import ExperimentSetupError, sweep_checkpoint
 from ..reporting import MAX_ACCURACY_LOSS, method_label, summarize_sweep_files, summary_markdown
 from .arguments import add_model_source_arguments, checkpoint_argument, fraction, method_list, ratio_list
 
@@ -30,16 +29,20 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "(default: every method, and the H-inf/H2 ones also @auto, the data's longest sequence)")
     parser.add_argument("--ratios", type=ratio_list, default=list(DEFAULT_RATIOS),
                         help="comma-separated fractions (default: 0,0.1,...,1)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="global evaluation batch size, split over processes (default: 128)")
     parser.add_argument("--max-accuracy-loss", type=fraction, default=MAX_ACCURACY_LOSS,
                         help="protocol threshold as a fraction, strict (default: 0.01 = 1 %%p)")
     parser.add_argument("--pole-layer", type=int, default=0, help="layer whose poles are plotted (default: 0)")
-    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True,
+                        help="where sweep.json/.csv, the plots and summary.md go (with --combine: summary.md)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random method")
     return parser
 
 
 def sweep_main(args: argparse.Namespace) -> int:
+    from ..experiments import ExperimentSetupError, sweep_checkpoint  # data drivers: loaded when a sweep runs
+
     if args.combine:
         summary = summarize_sweep_files(args.combine, Path(args.output_dir) / "summary.md",
                                         max_accuracy_loss=args.max_accuracy_loss)

@@ -44,6 +44,48 @@ METHOD_DESCRIPTIONS = {
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
+DEFAULT_LICENSE = "apache-2.0"  # hf_last's own license: the shipped checkpoints and everything hf_last trains
+
+
+@dataclass(frozen=True)
+class CardTask:
+    """What a card's front matter says about the task a model was trained on.
+
+    ``pipeline_tag`` is the Hub task the problem belongs to: the image tasks are image classification even though
+    the model reads an image as a sequence of pixels (``input_values``, one pixel per step) and transformers'
+    ``image-classification`` pipeline, which needs an image processor, does not apply. ``datasets`` are Hub dataset
+    ids where the data is a Hub dataset; otherwise ``hf_last/<task>`` names the offline generator
+    ``hf_last.data.load_task(<task>)`` (the card's body says so).
+    """
+
+    pipeline_tag: str
+    datasets: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    source: str = ""
+
+
+CARD_TASKS = {
+    "digits": CardTask("image-classification", ("hf_last/digits",), ("sequential-image-classification",),
+                       "scikit-learn's 8x8 handwritten digits read pixel by pixel (64 steps)"),
+    "sfashion": CardTask("image-classification", ("zalando-datasets/fashion_mnist",),
+                         ("sequential-image-classification",), "Fashion-MNIST read pixel by pixel (784 steps)"),
+    "psfashion": CardTask("image-classification", ("zalando-datasets/fashion_mnist",),
+                          ("sequential-image-classification",),
+                          "Fashion-MNIST read pixel by pixel in a fixed permuted order (784 steps)"),
+    "pathfinder": CardTask("image-classification", ("hf_last/pathfinder",), ("sequential-image-classification",),
+                           "generated Pathfinder images read pixel by pixel"),
+    "speech": CardTask("audio-classification", ("hf_last/speech",), (),
+                       "spoken words synthesised offline with espeak-ng, as raw waveforms"),
+    "listops": CardTask("text-classification", ("hf_last/listops",), (), "generated ListOps token sequences"),
+}
+
+
+def card_task(task: str | None) -> CardTask | None:
+    """The :class:`CardTask` of an hf_last task name (``"digits"`` or ``"hf_last/digits"``), None if unknown."""
+    if task is None:
+        return None
+    return CARD_TASKS.get(task.removeprefix("hf_last/"))
+
 
 @dataclass
 class Evaluation:
@@ -60,8 +102,16 @@ class Evaluation:
     accuracy_after: float | None = None
     dataset_split: str | None = "test"
     dataset_config: str | None = None
-    task_type: str = "text-classification"
+    task_type: str | None = None  # the Hub task of model-index; None: from the task (CARD_TASKS) or the inputs
     metric_type: str = "accuracy"
+
+    @property
+    def task(self) -> str | None:
+        """The hf_last task evaluated on, when ``dataset_type`` (or ``dataset_name``) names one."""
+        for name in (self.dataset_type, self.dataset_name):
+            if card_task(name) is not None:
+                return name.removeprefix("hf_last/")
+        return None
 
 
 def is_hub_repo_id(value) -> bool:
@@ -134,10 +184,10 @@ def _evaluation_view(evaluation: Evaluation | None):
     }
 
 
-def _eval_results(evaluation: Evaluation | None, value) -> list[EvalResult] | None:
+def _eval_results(evaluation: Evaluation | None, value, task_type: str) -> list[EvalResult] | None:
     if evaluation is None or value is None:
         return None
-    return [EvalResult(task_type=evaluation.task_type, dataset_type=evaluation.dataset_type,
+    return [EvalResult(task_type=evaluation.task_type or task_type, dataset_type=evaluation.dataset_type,
                        dataset_name=evaluation.dataset_name, dataset_split=evaluation.dataset_split,
                        dataset_config=evaluation.dataset_config, metric_type=evaluation.metric_type,
                        metric_name=evaluation.metric_type, metric_value=round(float(value), 6))]
@@ -159,31 +209,67 @@ def score_horizon_text(method: str, horizon: int | None) -> str | None:
     return f"{horizon} steps (finite-horizon scores: each mode's kernel truncated to the sequence length)"
 
 
+def _front_matter(config, name: str, task: str | None, license: str | None, datasets) -> tuple[dict, CardTask | None]:
+    """The front matter shared by both cards, and the task it describes (None when unknown)."""
+    described = card_task(task)
+    data = dict(library_name="transformers", model_name=name, license=license or DEFAULT_LICENSE,
+                datasets=list(datasets) if datasets is not None else (list(described.datasets) if described else None),
+                pipeline_tag=described.pipeline_tag if described else ("text-classification" if config.vocab_size
+                                                                         else None))
+    return data, described
+
+
+def _task_view(task: str | None, described: CardTask | None):
+    if described is None:
+        return None
+    local = [d for d in described.datasets if d.startswith("hf_last/")]
+    return {"name": task.removeprefix("hf_last/"), "source": described.source, "pipeline_tag": described.pipeline_tag,
+            "generated": bool(local)}
+
+
+def _base_text(recorded: str | None, linked: str | None) -> str | None:
+    """How the card names a base model that is not a Hub repo (a local folder): its name, unlinked."""
+    if linked or not recorded:
+        return None
+    return Path(str(recorded).rstrip("/")).name or str(recorded)
+
+
 def render_card(model, repo_id: str, *, base_model: str | None = None, base_revision: str | None = None,
                 evaluation: Evaluation | None = None, siblings=(), plot: str | None = None,
                 parameters_before_count: int | None = None, license: str | None = None,
-                datasets: list[str] | None = None) -> ModelCard:
+                datasets: list[str] | None = None, task: str | None = None) -> ModelCard:
     """The model card of ``model`` as it will live at ``repo_id``.
 
     A model with ``config.pruning`` gets the pruned-variant card (base model, method and ratio, states per
     layer before -> after, parameters before -> after, evaluation before -> after), any other model the base
     card. ``siblings`` is a list of ``{"ratio": r, "repo_id": id}`` (other variants of the same base);
     ``plot`` a path inside the repo (e.g. ``accuracy_vs_ratio.png``).
+
+    Front matter: ``library_name``, ``license`` (default ``apache-2.0``, hf_last's; pass the base model's license
+    when pruning someone else's model), ``datasets`` and ``pipeline_tag`` from ``task`` (an hf_last task name,
+    default: the one ``evaluation.dataset_type`` names; see :data:`CARD_TASKS`), tags, ``base_model`` for a pruned
+    model whose base is a Hub repo (with the ``pruned`` tag; no ``base_model_relation``: the Hub's values are
+    adapter, merge, quantized and finetune, none of which is a pruned derivative), and a ``model-index`` whenever
+    the evaluation has the described model's score.
     """
     config = model.config
     pruning = getattr(config, "pruning", None)
     name = repo_id.split("/")[-1]
     fam = family(config)
     states = layer_states(config)
+    if task is None and evaluation is not None:
+        task = evaluation.task
+    data, described = _front_matter(config, name, task, license, datasets)
+    task_type = data["pipeline_tag"] or "text-classification"
+    task_tags = list(described.tags) if described else []
     common = dict(
         model_name=name, repo_id=repo_id, short_name=name, family=fam.upper(), model_type=config.model_type,
         hub_url=HUB_URL, citation=CITATION, input_hint=_input_hint(config), plot=plot,
-        evaluation=_evaluation_view(evaluation), siblings=list(siblings),
+        evaluation=_evaluation_view(evaluation), siblings=list(siblings), task=_task_view(task, described),
     )
-    data = dict(library_name="transformers", model_name=name, license=license, datasets=datasets)
     if not pruning:
-        data.update(tags=["state-space-model", fam, "hf_last"],
-                    eval_results=_eval_results(evaluation, evaluation and evaluation.accuracy_before))
+        data.update(tags=["state-space-model", fam, "hf_last", *task_tags],
+                    eval_results=_eval_results(evaluation, evaluation and evaluation.accuracy_before, task_type))
         card_data = ModelCardData(**{k: v for k, v in data.items() if v is not None})
         return ModelCard.from_template(
             card_data, template_path=str(BASE_TEMPLATE), num_layers=config.num_hidden_layers,
@@ -195,17 +281,19 @@ def render_card(model, repo_id: str, *, base_model: str | None = None, base_revi
     if after != states:
         raise ValueError(f"config.pruning says states_per_layer_after={after} but the model has {states}; "
                          "the pruning metadata does not describe this model")
-    base = base_model if base_model is not None else pruning.get("base_model") or None
-    if base is not None and not is_hub_repo_id(base):
-        base = None  # a local path: not linkable, and the Hub rejects it as base_model
+    recorded = base_model if base_model is not None else pruning.get("base_model") or None
+    base = recorded if recorded is not None and is_hub_repo_id(recorded) else None
+    # a local path is not linkable, and the Hub rejects it as base_model: the body names it instead
     if parameters_before_count is None:
         parameters_before_count = parameters_before(model)
     method = pruning["method"]
-    data.update(tags=["pruned", "structured-pruning", "state-space-model", fam, "last", "hf_last"],
-                base_model=base, eval_results=_eval_results(evaluation, evaluation and evaluation.accuracy_after))
+    data.update(tags=["pruned", "structured-pruning", "state-space-model", fam, "last", "hf_last", *task_tags],
+                base_model=base,
+                eval_results=_eval_results(evaluation, evaluation and evaluation.accuracy_after, task_type))
     card_data = ModelCardData(**{k: v for k, v in data.items() if v is not None})
     return ModelCard.from_template(
         card_data, template_path=str(PRUNED_TEMPLATE), base_model=base, base_revision=base_revision,
+        base_text=_base_text(recorded, base),
         method=method, method_description=METHOD_DESCRIPTIONS.get(method, "see hf_last.pruning"),
         score_horizon=score_horizon_text(method, pruning.get("horizon")),
         requested_ratio=pruning["requested_ratio"], achieved_ratio=float(pruning["achieved_ratio"]),

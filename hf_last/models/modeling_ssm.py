@@ -7,6 +7,7 @@ identical for both families and lives here, following ``transformers/models/mamb
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -15,13 +16,14 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .checkpoint_files import check_checkpoint_folder, unreadable_weights_error
 from .configuration_ssm import check_step_rescale
 from .pruning_contract import ModalSubsystems
 
 MODES = ("parallel", "recurrent")
+HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class DiagonalSSMMixer(nn.Module):
@@ -43,19 +45,96 @@ class DiagonalSSMMixer(nn.Module):
         self.output_factor = 2.0 if config.conj_sym else 1.0
         self.dt_min, self.dt_max = config.dt_min, config.dt_max
 
-    def forward(self, u, step_rescale: float = 1.0, state=None, return_state: bool = False, mode: str = "parallel"):
-        """Returns (y, final state or None). ``state`` continues a stream from a previous call."""
+    def forward(
+        self,
+        u: torch.Tensor,
+        step_rescale: float = 1.0,
+        state: torch.Tensor | None = None,
+        return_state: bool = False,
+        mode: str = "parallel",
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the layer over a (B, L, H) input; returns (y of u's dtype and shape, final state or None).
+
+        ``state`` (complex, ``(B, *state_shape)``) continues a stream from a previous call; ``return_state``
+        returns the state after the last step; ``mode`` is ``"parallel"`` or ``"recurrent"``. The SSM math runs in
+        :meth:`compute_dtype` (float32 for a half-precision model) and ``y`` is cast back to ``u.dtype``.
+        """
         if (mode == "recurrent" or state is not None or return_state) and self.bidirectional:
             raise ValueError(
                 "A bidirectional layer reads future inputs, so it cannot run in recurrent/streaming mode. "
                 "Use mode='parallel' without a recurrent state, or a model with bidirectional=False."
             )
+        with self.ssm_precision(u) as compute:
+            y, state = self._forward(u.to(compute), step_rescale, state, return_state, mode)
+        return y.to(u.dtype), state
+
+    def _forward(self, u, step_rescale, state, return_state, mode):
         if mode == "parallel":
             return self.parallel_forward(u, step_rescale, state, return_state)
         system = self.cached_recurrent_system(step_rescale)
         if state is None:
             state = self.init_state(u.shape[0], u.dtype, u.device)
         return self.recurrent_forward(system, u, state)
+
+    def step(self, system, u_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``recurrent_step`` on one time step (B, H) with the SSM math in :meth:`compute_dtype`; the output has
+        ``u_t``'s dtype. ``system`` comes from :meth:`cached_recurrent_system`."""
+        with self.ssm_precision(u_t) as compute:
+            y_t, state = self.recurrent_step(system, u_t.to(compute), state)
+        return y_t.to(u_t.dtype), state
+
+    # ---- precision: the SSM math runs in float32 or better, whatever the model's dtype ---------------------
+    def parameter_dtype(self) -> torch.dtype:
+        """The dtype the mixer's parameters are stored in."""
+        return next(p.dtype for p in self._parameters.values() if p is not None)
+
+    def compute_dtype(self) -> torch.dtype:
+        """The real dtype of the SSM math (discretisation, kernels, scans, states): the parameters' dtype,
+        upcast to float32 when they are stored in half precision (float16/bfloat16 have no complex kernels on
+        CPU, and |λ̄|^L needs more than 8 mantissa bits). Recurrent states use the matching complex dtype."""
+        return torch.promote_types(self.parameter_dtype(), torch.float32)
+
+    @contextmanager
+    def ssm_precision(self, u: torch.Tensor):
+        """Context for the SSM math of one call on input ``u``; yields :meth:`compute_dtype`.
+
+        Inside, parameters stored in half precision read as float32 copies (differentiable casts: gradients
+        reach the stored parameters in their own dtype) and autocast is off (its bf16/fp16 matmuls would feed
+        complex arithmetic that has no half-precision kernels). Nothing happens for a float32/float64 model
+        outside autocast, so that path is unchanged.
+        """
+        compute = self.compute_dtype()
+        with ExitStack() as stack:
+            if torch.is_autocast_enabled(u.device.type):
+                stack.enter_context(torch.autocast(u.device.type, enabled=False))
+            if compute != self.parameter_dtype():
+                stack.enter_context(self._upcast_parameters(compute))
+            yield compute
+
+    @contextmanager
+    def _upcast_parameters(self, dtype: torch.dtype):
+        """Within: the mixer's own parameters (it has no submodules) replaced by ``dtype`` casts of themselves."""
+        stored = {name: p for name, p in self._parameters.items() if p is not None}
+        try:
+            for name, parameter in stored.items():
+                self._parameters[name] = parameter.to(dtype)
+            yield
+        finally:
+            self._parameters.update(stored)
+
+    def extra_repr(self) -> str:
+        """Sizes shown by ``print(model)``: channels, stored modes and states (a conjugate pair is 2), and how."""
+        states = self.num_modes * (2 if self.conj_sym else 1)
+        parts = [f"hidden_size={self.hidden_size}", f"modes={self.num_modes}", f"states={states}"]
+        channel_sizes = getattr(self, "channel_state_sizes", None)  # S4D: every channel is its own SISO system
+        if channel_sizes is not None and len(set(channel_sizes)) == 1:
+            parts.append(f"states_per_channel={channel_sizes[0]}")
+        elif channel_sizes is not None:  # after pruning, channels keep different numbers of states
+            parts.append(f"states_per_channel={min(channel_sizes)}..{max(channel_sizes)}")
+        parts.append(f"discretization={self.discretization!r}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        return ", ".join(parts)
 
     def recurrent_forward(self, system, u, state):
         """Recurrent mode over a (B, L, H) input: ``recurrent_step`` once per time step. Returns (y, last state)."""
@@ -74,18 +153,29 @@ class DiagonalSSMMixer(nn.Module):
         unchanged (same storage, same in-place version): streaming one step at a time then pays the
         discretization once, not per step."""
         if torch.is_grad_enabled():
-            return self.recurrent_system(step_rescale)
+            return self._recurrent_system_in_compute_dtype(step_rescale)
         # the mixer's own parameters (it has no submodules): cheaper than self.parameters() on every step
         key = (float(step_rescale), tuple((p.data_ptr(), p._version, p.dtype) for p in self._parameters.values() if p is not None))
         cache = getattr(self, "_recurrent_system_cache", None)
         if cache is None or cache[0] != key:
-            cache = (key, self.recurrent_system(step_rescale))
+            cache = (key, self._recurrent_system_in_compute_dtype(step_rescale))
             self._recurrent_system_cache = cache
         return cache[1]
 
+    def _recurrent_system_in_compute_dtype(self, step_rescale: float):
+        if self.compute_dtype() == self.parameter_dtype():
+            return self.recurrent_system(step_rescale)
+        with self._upcast_parameters(self.compute_dtype()):
+            return self.recurrent_system(step_rescale)
+
     @torch.no_grad()
     def modal_subsystems(self, step_rescale: float = 1.0) -> ModalSubsystems:
-        """The layer's stored modes as first-order subsystems C_i B̄_i / (z − λ̄_i) (the pruning contract)."""
+        """The layer's stored modes as first-order subsystems C_i B̄_i / (z − λ̄_i) (the pruning contract), in
+        :meth:`compute_dtype` (the pruner itself scores a float64 copy)."""
+        with self._upcast_parameters(self.compute_dtype()):
+            return self._modal_subsystems(step_rescale)
+
+    def _modal_subsystems(self, step_rescale: float) -> ModalSubsystems:
         Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
         directions = [C] if C_backward is None else [C, C_backward]
         return ModalSubsystems(
@@ -149,6 +239,9 @@ class SSMBlock(GradientCheckpointingLayer):
         self.output_linear = nn.Linear(width, 2 * width if config.activation == "glu" else width)
         self.dropout = nn.Dropout(config.dropout)
 
+    def extra_repr(self) -> str:
+        return f"layer_idx={self.layer_idx}, prenorm={self.prenorm}, activation={self.activation!r}"
+
     def mix_channels(self, y):
         activated = self.drop(F.gelu(y))
         if self.activation == "glu":
@@ -171,7 +264,7 @@ class SSMBlock(GradientCheckpointingLayer):
         ``system`` is the mixer's ``cached_recurrent_system``; ``state`` its recurrent state.
         """
         x = self.step_norm(hidden) if self.prenorm else hidden
-        y, state = self.mixer.recurrent_step(system, x, state)
+        y, state = self.mixer.step(system, x, state)
         out = self.step_channels(y, hidden)
         return (out if self.prenorm else self.step_norm(out)), state
 
@@ -194,7 +287,19 @@ class SSMBlock(GradientCheckpointingLayer):
         gate = F.linear(activated, self.output_linear.weight, self.output_linear.bias).sigmoid_()
         return torch.addcmul(residual, activated if self.activation == "half_glu1" else y, gate)
 
-    def forward(self, hidden_states, mask=None, step_rescale: float = 1.0, state=None, return_state=False, mode="parallel"):
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        step_rescale: float = 1.0,
+        state: torch.Tensor | None = None,
+        return_state: bool = False,
+        mode: str = "parallel",
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One block over (B, L, H): returns (the block's output (B, L, H), the mixer's final state or None).
+
+        ``mask`` (B, L) zeroes padded steps before the SSM; the other arguments go to the mixer's ``forward``.
+        """
         residual = hidden_states
         x = self.norm(hidden_states) if self.prenorm else hidden_states
         if mask is not None:
@@ -226,6 +331,10 @@ class SSMModelOutput(ModelOutput):
 class DiagonalSSMPreTrainedModel(PreTrainedModel):
     base_model_prefix = "backbone"
     _no_split_modules = ["SSMBlock"]
+    # from_pretrained(..., dtype=torch.bfloat16 or float16) keeps the SSM parameters (poles, steps, B, C, D) in
+    # float32: rounded to 8 mantissa bits, Λ and Δ shift the kernels' phases (S4D digits: logits off by 4.0
+    # instead of 0.5). Their math runs in float32 either way (DiagonalSSMMixer.ssm_precision).
+    _keep_in_fp32_modules_strict = ["mixer"]
     supports_gradient_checkpointing = True
     main_input_name = "input_values"
     mixer_class: type[DiagonalSSMMixer]
@@ -378,6 +487,7 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                              f"got shape {tuple(inputs_embeds.shape)}")
         return inputs_embeds.to(self.dtype)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -389,20 +499,29 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         return_state: bool = False,
         mode: str = "parallel",
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ):
-        r"""
-        attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
-        step_rescale: multiplies every Δ (overrides ``config.step_rescale``), e.g. 2.0 for half-rate inputs.
-        recurrent_state / return_state: continue a stream from / return the per-layer states.
-        mode: ``"parallel"`` (FFT convolution / associative scan) or ``"recurrent"`` (one step at a time).
+    ) -> SSMModelOutput:
+        r"""Run the backbone over one batch of sequences.
+
+        Args:
+            input_ids: (B, L) token ids, for a model with ``vocab_size``.
+            input_values: (B, L, input_size) continuous inputs (or (B, L) when ``input_size`` is 1).
+            inputs_embeds: (B, L, hidden_size), bypassing the encoder. Pass exactly one of the three.
+            attention_mask: (B, L), 1 for real steps, 0 for right padding (zeroed before every SSM).
+            step_rescale: multiplies every Δ (overrides ``config.step_rescale``), e.g. 2.0 for half-rate inputs.
+            recurrent_state: the per-layer states of an earlier call, to continue that stream.
+            return_state: return the per-layer states after the last step (``recurrent_state`` of the output).
+            mode: ``"parallel"`` (FFT convolution / associative scan) or ``"recurrent"`` (one step at a time).
+            output_hidden_states: also return the encoder output and every block's output.
+            return_dict: ``False`` returns a tuple of the output's non-None fields (transformers' convention).
+
+        Returns:
+            :class:`SSMModelOutput` (``last_hidden_state`` (B, L, H), ``recurrent_state``, ``hidden_states``).
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if attention_mask is not None and (recurrent_state is not None or return_state):
             raise ValueError("attention_mask (padding) cannot be combined with streaming states; stream unpadded sequences.")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         step_rescale = self.config.step_rescale if step_rescale is None else check_step_rescale(step_rescale)
 
         hidden_states = self.embed(input_ids, input_values, inputs_embeds)
@@ -421,8 +540,6 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
 
-        if not return_dict:
-            return tuple(v for v in (hidden_states, new_states, all_hidden_states) if v is not None)
         return SSMModelOutput(last_hidden_state=hidden_states, recurrent_state=new_states, hidden_states=all_hidden_states)
 
     def _check_recurrent_state(self, recurrent_state, batch_size: int) -> None:
@@ -433,8 +550,8 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                             f"Got {type(recurrent_state).__name__}.")
         if len(recurrent_state) != len(self.layers):
             raise ValueError(f"recurrent_state has {len(recurrent_state)} layers, the model has {len(self.layers)}.")
-        dtype = self.layers[0].mixer.complex_dtype(self.dtype)
         for index, (layer, state) in enumerate(zip(self.layers, recurrent_state)):
+            dtype = layer.mixer.complex_dtype(layer.mixer.compute_dtype())
             expected = (batch_size, *layer.mixer.state_shape)
             if not isinstance(state, torch.Tensor):
                 raise TypeError(f"recurrent_state[{index}] must be a tensor of shape {expected}, "
@@ -443,13 +560,13 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                 raise ValueError(f"recurrent_state[{index}] has shape {tuple(state.shape)}, layer {index} needs "
                                  f"{expected} (batch, {layer.mixer.state_axes}) for a batch of {batch_size}; {hint}")
             if state.dtype != dtype:
-                raise TypeError(f"recurrent_state[{index}] has dtype {state.dtype}, the model ({self.dtype}) "
-                                f"needs {dtype}; {hint}")
+                raise TypeError(f"recurrent_state[{index}] has dtype {state.dtype}, layer {index} (SSM math in "
+                                f"{layer.mixer.compute_dtype()}) needs {dtype}; {hint}")
 
     def init_recurrent_state(self, batch_size: int) -> list[torch.Tensor]:
         """Zero states of every layer, to stream with ``forward(..., recurrent_state=..., return_state=True)``."""
-        parameter = next(self.parameters())
-        return [layer.mixer.init_state(batch_size, parameter.dtype, parameter.device) for layer in self.layers]
+        return [layer.mixer.init_state(batch_size, layer.mixer.compute_dtype(), layer.mixer.D.device)
+                for layer in self.layers]
 
     def step(self, recurrent_state, input_ids=None, input_values=None, inputs_embeds=None, step_rescale=None):
         """Advance every layer by one time step. Inputs have no length axis: (B,), (B, input_size) or (B, H).
@@ -511,26 +628,34 @@ class DiagonalSSMForSequenceClassification(DiagonalSSMPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
-        input_ids=None,
-        input_values=None,
-        inputs_embeds=None,
-        attention_mask=None,
-        labels=None,
-        step_rescale=None,
+        input_ids: torch.LongTensor | None = None,
+        input_values: torch.FloatTensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        step_rescale: float | None = None,
         mode: str = "parallel",
-        output_hidden_states=None,
-        return_dict=None,
-    ):
-        r"""labels: (B,) class ids, (B, num_labels) multi-label targets or regression values."""
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states: bool | None = None,
+    ) -> SequenceClassifierOutput:
+        r"""Classify a batch of sequences: the backbone, pooling over real steps (``config.pooling``), a linear layer.
+
+        Args:
+            input_ids / input_values / inputs_embeds / attention_mask / step_rescale / mode / output_hidden_states:
+                as in the backbone's ``forward``.
+            labels: (B,) class ids, (B, num_labels) multi-label targets or regression values; gives ``loss``
+                (``config.problem_type``, inferred as in transformers when unset).
+            return_dict: ``False`` returns a tuple of the output's non-None fields (transformers' convention).
+
+        Returns:
+            ``SequenceClassifierOutput`` with ``loss`` (when labels are given), ``logits`` (B, num_labels) and
+            ``hidden_states`` (with ``output_hidden_states``).
+        """
         outputs = self.backbone(input_ids=input_ids, input_values=input_values, inputs_embeds=inputs_embeds,
                                 attention_mask=attention_mask, step_rescale=step_rescale, mode=mode,
                                 output_hidden_states=output_hidden_states, return_dict=True)
         logits = self.classifier(pool(outputs.last_hidden_state, attention_mask, self.config.pooling))
         loss = None if labels is None else sequence_classification_loss(self.config, logits, labels)
-        if not return_dict:
-            rest = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
-            return ((loss,) + rest) if loss is not None else rest
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
