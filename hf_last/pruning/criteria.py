@@ -440,15 +440,3 @@ def get_criterion(method: str | Criterion, horizon: int | None = None) -> Criter
     else:
         raise ValueError(f"unknown pruning method {method!r}; choose one of {sorted(CRITERIA)} or pass a Criterion")
     return criterion if horizon is None else criterion.with_horizon(horizon)
-
-
-def method_scores(method: str | Criterion, layers: Sequence[tuple], variant: str = "paper", seed: int = 0,
-                  horizon: int | None = None) -> list[np.ndarray]:
-    """Final per-mode scores of ``method`` for every layer; ``layers`` holds (Λ̄, ‖B̄‖², ‖C‖²) per layer."""
-    return get_criterion(method, horizon).scores(layers, variant, seed)
-
-
-def allocate(method: str | Criterion, scores: Sequence[np.ndarray], ratio: float,
-             states_per_mode: Sequence[int]) -> list[np.ndarray]:
-    """Kept mode indices per layer for ``method``'s allocation rule."""
-    return get_criterion(method).allocate(scores, ratio, states_per_mode)
