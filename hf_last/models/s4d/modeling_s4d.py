@@ -230,6 +230,8 @@ class S4DPreTrainedModel(DiagonalSSMPreTrainedModel):
         for module in self.modules():
             if isinstance(module, S4DMixer):
                 module.check_channel_layout(module.mode_channel, source)
+                if module.mode_channel.dtype != torch.long:  # loading with dtype= casts the mixer's tensors
+                    module.mode_channel = module.mode_channel.round().long()
 
     def load_state_dict(self, state_dict, *args, **kwargs):
         """``nn.Module.load_state_dict``, after checking every layer's saved channel layout: a mismatch raises before
