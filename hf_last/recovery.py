@@ -58,10 +58,14 @@ class RecoveryConfig:
     max_eval_samples: int | None = field(default=None, metadata={"help": "validate on a random subset"})
     progress: bool = field(default=False, metadata={"help": "tqdm progress bars (main process only)"})
     log_every: int | None = field(default=None, metadata={"help": "print the loss every N steps"})
+    keep: str = field(default="best", metadata={"help": "best: the weights with the best validation accuracy "
+                                                        "(the pruned weights included); last: the final weights"})
 
     def __post_init__(self):
         if self.epochs is None and self.max_steps is None:
             raise ValueError("a recovery needs a budget: epochs=N and/or max_steps=N")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"keep must be 'best' (best validation accuracy) or 'last', got {self.keep!r}")
         for name in ("epochs", "max_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -117,7 +121,8 @@ def recover(model, config: RecoveryConfig, data=None, accelerator=None):
     """Fine-tune a copy of ``model`` on ``config.task``'s train split; return ``(recovered, report)``.
 
     ``data``: the task's ``DatasetDict`` (train and validation splits), loaded from ``config`` when None.
-    Validation runs before fine-tuning and after every epoch; the returned weights are the best of those. The copy
+    Validation runs before fine-tuning and after every epoch; the returned weights are the best of those
+    (``config.keep="last"``: the final weights, whose validation accuracy the report then gives). The copy
     is in eval mode, keeps ``pruning_plan`` and, when the model is pruned, records ``config.pruning["recovery"]``
     (``report`` without the per-epoch history). Every process returns the same model.
     """
@@ -149,14 +154,15 @@ def recover(model, config: RecoveryConfig, data=None, accelerator=None):
         state.epoch += 1
         record.update(epoch=state.epoch, global_step=state.global_step)
         state.history.append(record)
-        if record["validation_accuracy"] >= best_accuracy:
+        if record["validation_accuracy"] >= best_accuracy or config.keep == "last":
             best_accuracy, best_epoch, best_state = record["validation_accuracy"], state.epoch, _snapshot(tuned)
     tuned = accelerator.unwrap_model(prepared)
     tuned.load_state_dict(best_state)
     tuned.eval()
     accelerator.wait_for_everyone()
     report = {"epochs": state.epoch, "optimizer_steps": state.global_step, "budget": _budget_text(config),
-              "lr": config.lr, "ssm_lr": config.ssm_lr, "batch_size": config.batch_size, "task": config.task,
+              "keep": config.keep, "lr": config.lr, "ssm_lr": config.ssm_lr, "batch_size": config.batch_size,
+              "task": config.task,
               "num_train_samples": len(data["train"]), "validation_accuracy_before": before,
               "validation_accuracy_after": best_accuracy, "best_epoch": best_epoch,
               "num_processes": accelerator.num_processes, "wall_time_s": time.perf_counter() - start}
