@@ -3,6 +3,9 @@
 
     torchrun --nproc_per_node 2 scripts/prune.py --default s5 --max-accuracy-loss 0.01 --output-dir out/s5-last
     accelerate launch --multi_gpu --num_processes 2 scripts/prune.py --model path/to/ckpt --ratio 0.3 --output-dir out/ [--push-to-hub user/name]
+    python scripts/prune.py --default s5 --ratio 0.8 --method last@auto --recover-epochs 10 --output-dir out/s5-r80
+    python scripts/prune.py --default s5 --ratio 0.8 --method last@auto --recover-epochs 10 --iterative-steps 5 ...
+                                        # 5 x (prune, fine-tune 2 epochs, re-score); iterative.json holds the plans
 
 The search evaluates candidates data-parallel on --search-split (default: validation); accuracy before/after
 is reported on --eval-split (default: test). Only the main process saves the model (weights, config, model
@@ -25,7 +28,7 @@ def main(argv=None) -> int:
     announce_world_size("scripts/prune.py")
     parser = add_prune_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     try:
-        return prune_main(parser.parse_args(argv))
+        return prune_main(parser.parse_args(argv), parser)
     except HubPushError as error:  # says whether anything landed; the local folder is kept
         print(f"scripts/prune.py: {error}", file=sys.stderr)
         return 1

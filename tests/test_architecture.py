@@ -19,7 +19,7 @@ LAYERS = {
     "models": 2,
     "pruning": 3,
     "accelerator": 4, "collate": 4, "data": 4, "evaluation": 4, "hub": 4, "loading": 4, "metrics": 4,
-    "optimization": 4, "reporting": 4, "training": 4,
+    "optimization": 4, "recovery": 4, "reporting": 4, "training": 4,
     "experiments": 5, PACKAGE: 5,  # the package root is the public API: it sits on what it exports
     "cli": 6,
 }

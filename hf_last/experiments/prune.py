@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ..accelerator import get_accelerator
 from ..collate import longest_sequence, model_pad_token_id
-from ..data import load_split
+from ..data import load_split, load_task
 from ..evaluation import accuracy_on, evaluate_accuracy
 from ..hub import Evaluation, push_model, save_for_hub
 from ..loading import checkpoint_name, load_model
 from ..pruning import LASTPruner
+from ..recovery import iterative_prune, recover
 from ..reporting import MAX_ACCURACY_LOSS
 
 
@@ -40,6 +41,32 @@ def prune_with_search(model, eval_dataset, *, method: str = "last", horizon: int
                     "accuracy_loss": before - after, "trials": []}
 
 
+def check_recovery_request(ratio, recovery, iterative_steps) -> None:
+    """Recovery and iterative pruning need a fixed ratio (the search evaluates one-shot candidates) and the
+    iterative schedule a recovery budget; ValueError otherwise."""
+    if iterative_steps is not None and (not isinstance(iterative_steps, int) or iterative_steps < 1):
+        raise ValueError(f"iterative_steps must be a positive integer, got {iterative_steps!r}")
+    if iterative_steps and recovery is None:
+        raise ValueError("iterative pruning fine-tunes after every step: pass recovery=RecoveryConfig(...) "
+                         "(the CLI: --recover-epochs N or --recover-steps N)")
+    if (recovery is not None or iterative_steps) and ratio is None:
+        raise ValueError("recovery and iterative pruning need a fixed ratio (--ratio R); the accuracy-targeted search "
+                         "evaluates one-shot candidates only")
+
+
+def recovery_text(pruning: dict) -> str:
+    """``"; fine-tuned ..."`` for a selection line / card protocol, from ``config.pruning``; "" without recovery."""
+    if "schedule" in pruning:
+        schedule = pruning["schedule"]
+        return (f"; iterative, {schedule['steps']} prune/fine-tune steps, {schedule['optimizer_steps']} optimiser "
+                f"steps, {schedule['recovery_wall_time_s']:.0f} s of fine-tuning")
+    if "recovery" in pruning:
+        recovery = pruning["recovery"]
+        return (f"; then fine-tuned ({recovery['budget']}: {recovery['optimizer_steps']} optimiser steps, "
+                f"{recovery['wall_time_s']:.0f} s, best validation epoch {recovery['best_epoch']})")
+    return ""
+
+
 def save_pruned(pruned, folder, repo_id: str, *, evaluation=None, plot=None, push: bool = False, token=None,
                 private: bool | None = None):
     """Write the pruned model with card and plan into ``folder`` (and push it to ``repo_id`` when ``push``)."""
@@ -54,20 +81,39 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
                      ratio: float | None = None,
                      max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128, output_dir=None,
                      push_to_hub: str | None = None, private: bool | None = None, token=None,
-                     revision: str | None = None, accelerator=None):
+                     revision: str | None = None, accelerator=None, recovery=None,
+                     iterative_steps: int | None = None):
     """Prune ``checkpoint`` (folder or Hub id) with :func:`prune_with_search` on ``search_split``, evaluate before
     and after on ``eval_split``, and (main process only) save the pruned model, card, plan and ``search.json`` to
     ``output_dir`` and/or push it to ``push_to_hub``.
 
+    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig`, fixed ``ratio`` only) fine-tunes the pruned model on
+    the task's train split (:func:`hf_last.recovery.recover`); with ``iterative_steps`` K the ratio is reached in K
+    prune / fine-tune (``recovery`` per step) / re-score steps (:func:`hf_last.recovery.iterative_prune`), and
+    ``iterative.json`` (every step's plan and the cumulative plan) is written next to the model.
+
     Returns ``(pruned, report)``; ``report`` holds the selection, states and accuracies before/after and, on the
     main process, ``saved`` (the written files, or the push's commit)."""
+    check_recovery_request(ratio, recovery, iterative_steps)
     accelerator = get_accelerator(accelerator)
     model = load_model(checkpoint, revision)
     search_data, _ = load_split(task, search_split)
     test_data, _ = load_split(task, eval_split)
-    pruned, info = prune_with_search(model, search_data, method=method, horizon=horizon, ratio=ratio,
-                                     max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
-                                     accelerator=accelerator)
+    iterative = None
+    if iterative_steps:
+        iterative = iterative_prune(model, ratio, iterative_steps, recovery, method=method, horizon=horizon,
+                                    data=load_task(task, **recovery.task_settings), accelerator=accelerator)
+        pruned = iterative.model
+        info = {"mode": "iterative", "ratio": ratio, "steps": iterative.steps,
+                "schedule": pruned.config.pruning["schedule"]}
+    else:
+        pruned, info = prune_with_search(model, search_data, method=method, horizon=horizon, ratio=ratio,
+                                         max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
+                                         accelerator=accelerator)
+        if recovery is not None:
+            pruned, recovery_report = recover(pruned, recovery, data=load_task(task, **recovery.task_settings),
+                                              accelerator=accelerator)
+            info["recovery"] = {k: v for k, v in recovery_report.items() if k != "history"}
     pad = model_pad_token_id(model)
     before = evaluate_accuracy(model, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
     after = evaluate_accuracy(pruned, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
@@ -76,6 +122,7 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     scored = method if horizon is None else f"{method} (score horizon {horizon} steps)"
     how = (f"ratio {chosen:.4f} chosen by {scored} search on the {search_split} split (loss <= "
            f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}, {scored}")
+    how += recovery_text(pruned.config.pruning)
     report = {"selection": how, "ratio": chosen, "eval_split": eval_split,
               "states_before": sum(pruned.config.pruning["states_per_layer_before"]),
               "states_after": sum(pruned.config.pruning["states_per_layer_after"]),
@@ -91,5 +138,7 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
         if output_dir is not None:
             (Path(output_dir) / "search.json").write_text(json.dumps({**info, "test_accuracy_before": before,
                                                                       "test_accuracy_after": after}, indent=2) + "\n")
+            if iterative is not None:
+                (Path(output_dir) / "iterative.json").write_text(json.dumps(iterative.to_dict(), indent=2) + "\n")
     accelerator.wait_for_everyone()
     return pruned, report

@@ -234,6 +234,33 @@ def _base_text(recorded: str | None, linked: str | None) -> str | None:
     return Path(str(recorded).rstrip("/")).name or str(recorded)
 
 
+def recovery_view(pruning: dict) -> dict | None:
+    """What the card says about fine-tuning after pruning, from ``config.pruning``: ``{"kind", "steps": [...],
+    "optimizer_steps", "wall_time_s"}`` for a recovery (``"recovery"``) or an iterative schedule (``"history"``),
+    None for a one-shot model."""
+    if pruning.get("history"):
+        rows = []
+        for index, step in enumerate(pruning["history"], start=1):
+            recovery = step.get("recovery") or {}
+            rows.append({"index": index, "states_before": sum(step["states_per_layer_before"]),
+                         "states_after": sum(step["states_per_layer_after"]), "budget": recovery.get("budget", "none"),
+                         "optimizer_steps": recovery.get("optimizer_steps", 0),
+                         "wall_time_s": recovery.get("wall_time_s", 0.0),
+                         "before": recovery.get("validation_accuracy_before"),
+                         "after": recovery.get("validation_accuracy_after")})
+        return {"kind": "iterative", "steps": rows, "optimizer_steps": sum(r["optimizer_steps"] for r in rows),
+                "wall_time_s": sum(r["wall_time_s"] for r in rows)}
+    recovery = pruning.get("recovery")
+    if not recovery:
+        return None
+    row = {"index": 1, "states_before": sum(pruning["states_per_layer_before"]),
+           "states_after": sum(pruning["states_per_layer_after"]), "budget": recovery["budget"],
+           "optimizer_steps": recovery["optimizer_steps"], "wall_time_s": recovery["wall_time_s"],
+           "before": recovery["validation_accuracy_before"], "after": recovery["validation_accuracy_after"]}
+    return {"kind": "one-shot", "steps": [row], "optimizer_steps": row["optimizer_steps"],
+            "wall_time_s": row["wall_time_s"]}
+
+
 def render_card(model, repo_id: str, *, base_model: str | None = None, base_revision: str | None = None,
                 evaluation: Evaluation | None = None, siblings=(), plot: str | None = None,
                 parameters_before_count: int | None = None, license: str | None = None,
@@ -300,7 +327,7 @@ def render_card(model, repo_id: str, *, base_model: str | None = None, base_revi
         states_total_before=sum(before), states_total_after=sum(after),
         parameters_before_text="not recorded" if parameters_before_count is None else f"{parameters_before_count:,}",
         parameters_after=model.num_parameters(),
-        hf_last_version=pruning.get("hf_last_version", __version__),
+        hf_last_version=pruning.get("hf_last_version", __version__), recovery=recovery_view(pruning),
         layers=[{"index": i, "before": b, "after": a, "kept": a / b if b else 0.0}
                 for i, (b, a) in enumerate(zip(before, after))],
         **common)

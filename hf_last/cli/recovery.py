@@ -1,0 +1,53 @@
+"""Flags shared by the commands that fine-tune after pruning (``scripts/prune.py``, ``scripts/recovery.py``):
+the recovery budget and optimiser settings, turned into a :class:`hf_last.recovery.RecoveryConfig`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..recovery import RecoveryConfig
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_recovery_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("recovery fine-tune (hf_last.recovery)")
+    group.add_argument("--recover-epochs", type=positive_int, help="fine-tune the pruned model for N epochs")
+    group.add_argument("--recover-steps", type=positive_int, help="... or for N optimiser steps (both: the first)")
+    group.add_argument("--iterative-steps", type=positive_int,
+                       help="prune in K steps, fine-tuning (the recovery budget split over the steps) and re-scoring "
+                            "after each")
+    group.add_argument("--recover-lr", type=float, default=1e-3, help="peak lr of non-SSM weights (default 1e-3)")
+    group.add_argument("--recover-ssm-lr", type=float, default=2.5e-4, help="peak lr of Λ, B, Δ (default 2.5e-4)")
+    group.add_argument("--recover-batch-size", type=int, default=32, help="global training batch (default 32)")
+    group.add_argument("--recover-seed", type=int, default=0)
+    return parser
+
+
+def recovery_config(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None,
+                    split_over_steps: bool = False) -> RecoveryConfig | None:
+    """The RecoveryConfig the flags ask for, or None without a budget. ``split_over_steps``: divide the budget
+    evenly over ``--iterative-steps`` (what each step gets). A bad value exits through ``parser.error``."""
+    if args.recover_epochs is None and args.recover_steps is None:
+        if getattr(args, "iterative_steps", None):
+            message = "--iterative-steps needs a recovery budget: --recover-epochs N or --recover-steps N"
+            if parser is None:
+                raise ValueError(message)
+            parser.error(message)
+        return None
+    steps = args.iterative_steps if split_over_steps and args.iterative_steps else 1
+    try:
+        return RecoveryConfig(
+            task=args.task, epochs=None if args.recover_epochs is None else max(args.recover_epochs // steps, 1),
+            max_steps=None if args.recover_steps is None else max(args.recover_steps // steps, 1),
+            lr=args.recover_lr, ssm_lr=args.recover_ssm_lr, batch_size=args.recover_batch_size,
+            seed=args.recover_seed, eval_batch_size=getattr(args, "batch_size", 128))
+    except ValueError as error:
+        if parser is None:
+            raise
+        parser.error(str(error))

@@ -1,0 +1,138 @@
+"""The recovery comparison: one-shot vs one-shot + recovery fine-tune vs iterative pruning, per method and ratio,
+with the training cost (optimiser steps, wall time) next to validation and test accuracy.
+
+Each (method, ratio) is pruned from the same dense model three ways; one-shot + recovery and iterative get the same
+total recovery budget (``recovery`` epochs/steps once, or split evenly over the ``iterative_steps`` steps). Records
+are appended to ``records.jsonl`` as they finish, so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from ..accelerator import get_accelerator
+from ..collate import longest_sequence, model_pad_token_id
+from ..evaluation import evaluate_accuracy
+from ..pruning import LASTPruner
+from ..recovery import RecoveryConfig, iterative_prune, recover
+
+VARIANTS = ("one-shot", "one-shot+recovery", "iterative")
+
+
+def split_budget(recovery: RecoveryConfig, steps: int) -> RecoveryConfig:
+    """``recovery`` with its budget divided evenly over ``steps`` iterative steps (at least 1 epoch/step each)."""
+    if steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    epochs = None if recovery.epochs is None else max(recovery.epochs // steps, 1)
+    max_steps = None if recovery.max_steps is None else max(recovery.max_steps // steps, 1)
+    return dataclasses.replace(recovery, epochs=epochs, max_steps=max_steps)
+
+
+def protocol_ratio(records: list[dict], variant: str, method: str, max_accuracy_loss: float = 0.01) -> float:
+    """The largest evaluated ratio at which ``variant`` of ``method`` loses less than ``max_accuracy_loss`` test
+    accuracy (the Table-1 protocol on the evaluated grid); 0.0 when none does."""
+    ok = [r["ratio"] for r in records if r["variant"] == variant and r["method"] == method
+          and r["test_accuracy_loss"] < max_accuracy_loss]
+    return max(ok, default=0.0)
+
+
+def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, iterative_steps: int, output_dir=None,
+                     batch_size: int = 128, accelerator=None) -> list[dict]:
+    """Records ``{method, ratio, variant, achieved_ratio, validation/test accuracy, test_accuracy_loss,
+    optimizer_steps, recovery_wall_time_s}`` for every method × ratio × variant (see the module docstring)."""
+    accelerator = get_accelerator(accelerator)
+    pad = model_pad_token_id(model)
+    horizon = longest_sequence(data["validation"])
+
+    def accuracy(m, split):
+        return evaluate_accuracy(m, data[split], batch_size, accelerator, pad_token_id=pad)["accuracy"]
+
+    base = {"validation": accuracy(model, "validation"), "test": accuracy(model, "test")}
+    per_step = split_budget(recovery, iterative_steps)
+    records = []
+    out = Path(output_dir) if output_dir is not None else None
+    if out is not None and accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "records.jsonl").write_text("")
+    for ratio in ratios:
+        for method in methods:
+            start = time.perf_counter()
+            pruner = LASTPruner(model, method=method).resolve_horizon(horizon)
+            one_shot = pruner.prune(ratio)
+            variants = {"one-shot": (one_shot, 0, time.perf_counter() - start)}
+            recovered, report = recover(one_shot, recovery, data=data, accelerator=accelerator)
+            variants["one-shot+recovery"] = (recovered, report["optimizer_steps"], report["wall_time_s"])
+            result = iterative_prune(model, ratio, iterative_steps, per_step, method=method, data=data,
+                                     accelerator=accelerator)
+            schedule = result.model.config.pruning["schedule"]
+            variants["iterative"] = (result.model, schedule["optimizer_steps"], schedule["wall_time_s"])
+            for variant, (pruned, steps, seconds) in variants.items():
+                test = accuracy(pruned, "test")
+                record = {"method": method, "ratio": ratio, "variant": variant,
+                          "achieved_ratio": pruned.config.pruning["achieved_ratio"],
+                          "validation_accuracy": accuracy(pruned, "validation"), "test_accuracy": test,
+                          "base_validation_accuracy": base["validation"], "base_test_accuracy": base["test"],
+                          "test_accuracy_loss": base["test"] - test, "optimizer_steps": steps,
+                          "recovery_wall_time_s": seconds,
+                          "iterative_steps": iterative_steps if variant == "iterative" else None}
+                records.append(record)
+                if out is not None and accelerator.is_main_process:
+                    with open(out / "records.jsonl", "a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(record) + "\n")
+                accelerator.print(f"{method:>18} r={ratio:.2f} {variant:>18}: test {100 * test:.2f} % "
+                                  f"(loss {100 * (base['test'] - test):+.2f} %p), {steps} steps, {seconds:.1f} s",
+                                  flush=True)
+    if out is not None and accelerator.is_main_process:
+        write_comparison(records, methods, out)
+    return records
+
+
+def summary_markdown(records: list[dict], methods) -> str:
+    """Test accuracy loss (%p) and recovery cost per method, ratio and variant, and each variant's protocol ratio."""
+    ratios = sorted({r["ratio"] for r in records})
+    lines = ["| method | variant | " + " | ".join(f"{100 * r:g} %" for r in ratios) + " | protocol ratio | steps |",
+             "|---|---|" + "---|" * (len(ratios) + 2)]
+    for method in methods:
+        for variant in VARIANTS:
+            rows = {r["ratio"]: r for r in records if r["method"] == method and r["variant"] == variant}
+            if not rows:
+                continue
+            cells = [f"{100 * rows[r]['test_accuracy_loss']:.2f}" if r in rows else "" for r in ratios]
+            steps = sorted({rows[r]["optimizer_steps"] for r in rows})
+            lines.append(f"| {method} | {variant} | " + " | ".join(cells)
+                         + f" | {100 * protocol_ratio(records, variant, method):g} % | {'/'.join(map(str, steps))} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(records: list[dict], methods, folder: Path) -> None:
+    """``records.json``, ``summary.md`` and (with matplotlib) ``accuracy_vs_ratio.png`` into ``folder``."""
+    folder = Path(folder)
+    (folder / "records.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    (folder / "summary.md").write_text("Test accuracy loss (%p) vs the dense model; protocol ratio = the largest "
+                                       "evaluated ratio with a loss < 1 %p.\n\n" + summary_markdown(records, methods),
+                                       encoding="utf-8")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.4), sharey=True, squeeze=False)
+    for axis, method in zip(axes[0], methods):
+        for variant in VARIANTS:
+            rows = sorted((r for r in records if r["method"] == method and r["variant"] == variant),
+                          key=lambda r: r["ratio"])
+            axis.plot([100 * r["achieved_ratio"] for r in rows], [100 * r["test_accuracy"] for r in rows],
+                      marker="o", label=variant)
+        axis.set_title(method)
+        axis.set_xlabel("states removed (%)")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend()
+    figure.tight_layout()
+    figure.savefig(folder / "accuracy_vs_ratio.png", dpi=120)
+    plt.close(figure)
