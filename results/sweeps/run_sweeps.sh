@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The cross-task sweeps committed under results/sweeps (run from the repo root; one process, one thread each).
 # Every method at the paper's infinite horizon and every H-inf/H2 method also at the data's horizon (@auto),
-# ratios 0, 0.1, ..., 1. Fashion sweeps use the first 2000 test images (S4D, whose evaluations cost ~3x S5's
-# here: the first 1000), CPU-sized; everything else the full test split. Usage: bash results/sweeps/run_sweeps.sh [NAME ...]   (default: all, in the order below)
+# ratios 0, 0.1, ..., 1. Fashion sweeps use the first 2000 test images (CPU-sized); everything else the full
+# test split. Usage: bash results/sweeps/run_sweeps.sh [NAME ...]   (default: all, in the order below)
 set -u
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 out=results/sweeps
