@@ -82,7 +82,7 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
     """
     accelerator = get_accelerator(accelerator)
     methods = default_sweep_methods() if methods is None else list(methods)
-    data_horizon = longest_sequence(dataset) if any(str(m).endswith("@auto") for m in methods) else None
+    data_horizon = None  # the longest sequence of ``dataset``, read once when a method asks for "auto"
     base = evaluate_accuracy(model, dataset, batch_size, accelerator, pad_token_id=pad_token_id)["accuracy"]
     records = []
     jobs = [(method, ratio) for method in methods for ratio in ratios]
@@ -98,7 +98,9 @@ def sweep(model, dataset, methods=None, ratios=DEFAULT_RATIOS, batch_size: int =
     for method, ratio in iterator:
         if method not in pruners:
             pruners[method] = LASTPruner(model, method=method, bidirectional_score=bidirectional_score, seed=seed)
-            pruners[method].resolve_horizon(data_horizon)
+            if pruners[method].horizon == "auto":
+                data_horizon = data_horizon or longest_sequence(dataset)
+                pruners[method].resolve_horizon(data_horizon)
         pruner = pruners[method]
         plan = pruner.plan(ratio)
         key = tuple(tuple(sorted(kept)) for kept in plan.kept_modes)

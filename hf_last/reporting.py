@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from .pruning import LASTPruner
+from .pruning.criteria import parse_method
 
 MAX_ACCURACY_LOSS = 0.01  # 1 percentage point, as a fraction
 # A loss equal to the threshold must not qualify ("strictly below"), but base − pruned of two fractions k/n is
@@ -62,9 +63,9 @@ RECORD_FIELDS = ["method", "horizon", "requested_ratio", "achieved_ratio", "kept
 def method_label(method: str) -> str:
     """Display name of a method spec: ``"last"`` → "LAST", ``"last@auto"`` → "LAST, data horizon",
     ``"last@64"`` → "LAST, horizon 64"."""
-    name, _, horizon = method.partition("@")
+    name, horizon = parse_method(method)
     label = METHOD_LABELS.get(name, name)
-    if not horizon:
+    if horizon is None:
         return label
     return f"{label}, data horizon" if horizon == "auto" else f"{label}, horizon {horizon}"
 
@@ -74,9 +75,9 @@ def ordered_methods(methods) -> list[str]:
     methods = list(dict.fromkeys(methods))
 
     def key(method):
-        name, _, horizon = method.partition("@")
+        name, horizon = parse_method(method)
         position = METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
-        return position, name, horizon != "", horizon
+        return position, name, horizon is not None, str(horizon)
 
     return sorted(methods, key=key)
 
@@ -310,6 +311,20 @@ def own_ratio_markdown(tasks: dict[str, list[dict]], max_accuracy_loss: float = 
     return "\n".join(lines) + "\n"
 
 
+HORIZON_REFERENCE = "last@auto"  # LAST at the data's horizon
+
+
+def horizon_protocol_markdown(tasks: dict[str, list[dict]], reference: str,
+                              max_accuracy_loss: float = MAX_ACCURACY_LOSS, title: str | None = None) -> str:
+    """The protocol table again, led by LAST at the data's horizon: "\\n" + markdown when every task was swept
+    with ``last@auto`` and ``reference`` is another method, else ""."""
+    swept = all(any(r["method"] == HORIZON_REFERENCE for r in records) for records in tasks.values())
+    if reference == HORIZON_REFERENCE or not swept:
+        return ""
+    title = title or f"Accuracy loss at {method_label(HORIZON_REFERENCE)}'s protocol ratio"
+    return "\n" + summary_markdown(summarize(tasks, HORIZON_REFERENCE, max_accuracy_loss), title=title)
+
+
 def write_summary(tasks: dict[str, list[dict]], path, reference: str = "last",
                   max_accuracy_loss: float = MAX_ACCURACY_LOSS, compare_with_paper: bool = True) -> dict:
     """Write the summary markdown (and the paper comparison) to ``path``; ``path`` with ``.json`` holds the data.
@@ -318,11 +333,9 @@ def write_summary(tasks: dict[str, list[dict]], path, reference: str = "last",
     protocol led by that form and each method's own protocol ratio per task."""
     summary = summarize(tasks, reference, max_accuracy_loss)
     text = summary_markdown(summary)
-    horizon_reference = "last@auto"
-    if reference != horizon_reference and all(record_at(r, horizon_reference, 0.0) for r in tasks.values()):
-        text += "\n" + summary_markdown(summarize(tasks, horizon_reference, max_accuracy_loss),
-                                        title=f"Accuracy loss at {method_label(horizon_reference)}'s protocol ratio")
-        text += "\n" + own_ratio_markdown(tasks, max_accuracy_loss)
+    horizon_section = horizon_protocol_markdown(tasks, reference, max_accuracy_loss)
+    if horizon_section:
+        text += horizon_section + "\n" + own_ratio_markdown(tasks, max_accuracy_loss)
     text += "\n" + loss_by_ratio_markdown(tasks)
     if compare_with_paper:
         text += "\n" + paper_comparison_markdown(summary)
@@ -385,8 +398,9 @@ def plot_accuracy_vs_states(records: list[dict], path, title: str | None = None,
         if not own:
             continue
         xs = [100 * r[x] if x.endswith("ratio") else r[x] for r in own]
-        style = dict(linewidth=2.2, zorder=3) if method.partition("@")[0] == "last" else dict(linewidth=1.2, alpha=0.85)
-        if "@" in method:  # a horizon variant: dashed, so it pairs visibly with its paper form
+        name, horizon = parse_method(method)
+        style = dict(linewidth=2.2, zorder=3) if name == "last" else dict(linewidth=1.2, alpha=0.85)
+        if horizon is not None:  # a horizon variant: dashed, so it pairs visibly with its paper form
             style["linestyle"] = "--"
         ax.plot(xs, [100 * r["accuracy"] for r in own], marker="o", markersize=3, label=method_label(method),
                 color=colors[methods.index(method) % len(colors)], **style)

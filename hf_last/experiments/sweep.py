@@ -14,7 +14,9 @@ from ..evaluation import DEFAULT_RATIOS, sweep
 from ..loading import checkpoint_name, load_model
 from ..pruning import LASTPruner
 from ..reporting import (
+    HORIZON_REFERENCE,
     MAX_ACCURACY_LOSS,
+    horizon_protocol_markdown,
     method_label,
     paper_comparison_markdown,
     plot_accuracy_vs_states,
@@ -54,10 +56,8 @@ def write_sweep_outputs(records: list[dict], output_dir, task: str, model=None, 
                                                  ratios=layer_ratios, title=f"{method_label(reference)}: {name} on {task}")
     summary = summarize({task: records}, reference=reference, max_accuracy_loss=max_accuracy_loss)
     text = summary_markdown(summary, title=f"{name} on {task}: accuracy loss at {method_label(reference)}'s ratio")
-    if "last@auto" in methods and reference != "last@auto":  # the same protocol, led by LAST's finite-horizon form
-        horizon_summary = summarize({task: records}, reference="last@auto", max_accuracy_loss=max_accuracy_loss)
-        text += "\n" + summary_markdown(horizon_summary, title=f"{name} on {task}: accuracy loss at "
-                                                                f"{method_label('last@auto')}'s ratio")
+    horizon_title = f"{name} on {task}: accuracy loss at {method_label(HORIZON_REFERENCE)}'s ratio"
+    text += horizon_protocol_markdown({task: records}, reference, max_accuracy_loss, title=horizon_title)
     text += "\n" + paper_comparison_markdown(summary)
     paths["summary"] = output_dir / "summary.md"
     paths["summary"].write_text(text, encoding="utf-8")
