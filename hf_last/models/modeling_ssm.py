@@ -7,6 +7,7 @@ identical for both families and lives here, following ``transformers/models/mamb
 
 from __future__ import annotations
 
+import operator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from .configuration_ssm import check_step_rescale
 from .pruning_contract import ModalSubsystems
 
 MODES = ("parallel", "recurrent")
+_VERSION = operator.attrgetter("_version")  # a tensor's in-place version counter
 HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
@@ -278,6 +280,37 @@ class SSMBlock(GradientCheckpointingLayer):
             return F.batch_norm(hidden, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
         return self.norm(hidden)
 
+    def norm_affine(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """An eval-mode BatchNorm with running statistics as the per-channel affine map x·scale + shift it is
+        (scale = weight/√(var + ε), shift = bias − mean·scale: how ATen's CPU batch_norm evaluates it), or None
+        for a LayerNorm or a BatchNorm that normalises by the batch's own statistics."""
+        norm = self.norm.norm
+        if isinstance(norm, nn.LayerNorm) or norm.training or norm.running_mean is None:
+            return None
+        with torch.no_grad():
+            scale = 1 / torch.sqrt(norm.running_var + norm.eps)
+            if norm.weight is not None:
+                scale = scale * norm.weight
+            shift = -norm.running_mean * scale
+            if norm.bias is not None:
+                shift = shift + norm.bias
+        return scale, shift
+
+    def streaming_step(self, step_rescale: float = 1.0) -> BlockStep | None:
+        """:class:`BlockStep`: this block's ``step`` with the constant parts looked up once, for streaming under
+        ``no_grad``; None when the block does something a plain eval step does not (active dropout, a BatchNorm
+        in training mode, parameters in different dtypes or in half precision)."""
+        norm = self.norm.norm
+        dtypes = {p.dtype for module in (self.norm, self.mixer, self.output_linear) for p in module.parameters()}
+        if self.training and self.dropout.p > 0 or len(dtypes) != 1 or dtypes & set(HALF_PRECISION):
+            return None
+        affine = self.norm_affine()
+        if affine is None and not isinstance(norm, nn.LayerNorm):
+            return None
+        with torch.no_grad():
+            system = self.mixer.recurrent_system(step_rescale)
+        return BlockStep(self, system, affine)
+
     def step_channels(self, y, residual):
         """``mix_channels(y) + residual`` on (B, H); without active dropout the half-GLU gate and the residual
         add are one ``addcmul`` and the sigmoid runs in place (fewer ops per step)."""
@@ -309,6 +342,48 @@ class SSMBlock(GradientCheckpointingLayer):
         if not self.prenorm:
             out = self.norm(out)
         return out, state
+
+
+class BlockStep:
+    """``SSMBlock.step`` for eval-mode streaming, with every lookup that does not change between steps done once:
+    the mixer's discrete system, the norm (an eval BatchNorm folded into ``scale``/``shift``, one ``addcmul``),
+    the output layer's tensors. The same ops as ``SSMBlock.step`` without dropout (``step_norm``,
+    ``mixer.recurrent_step``, ``step_channels``), minus the module attribute lookups, precision contexts and
+    cache checks a latency-bound step would otherwise pay per call. Built by ``SSMBlock.streaming_step``; valid
+    while the block's tensors are unchanged (``DiagonalSSMModel`` keys its cache on them)."""
+
+    def __init__(self, block: SSMBlock, system, affine: tuple[torch.Tensor, torch.Tensor] | None):
+        self.prenorm = block.prenorm
+        self.activation = block.activation
+        self.recurrent_step = block.mixer.recurrent_step
+        self.system = system
+        self.affine = affine
+        norm = block.norm.norm
+        self.layer_norm = None if affine is not None else (norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        self.weight, self.bias = block.output_linear.weight, block.output_linear.bias
+
+    def normalize(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.affine is not None:
+            return torch.addcmul(self.affine[1], hidden, self.affine[0])
+        return F.layer_norm(hidden, *self.layer_norm)
+
+    def mix_channels(self, y: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``SSMBlock.step_channels`` without dropout."""
+        activated = F.gelu(y)
+        projected = F.linear(activated, self.weight, self.bias)
+        if self.activation == "half_glu1":
+            return torch.addcmul(residual, activated, projected.sigmoid_())
+        if self.activation == "half_glu2":
+            return torch.addcmul(residual, y, projected.sigmoid_())
+        if self.activation == "glu":
+            return F.glu(projected, dim=-1).add_(residual)
+        return projected.add_(residual)
+
+    def __call__(self, hidden: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.normalize(hidden) if self.prenorm else hidden
+        y, state = self.recurrent_step(self.system, x, state)
+        out = self.mix_channels(y, hidden)
+        return (out if self.prenorm else self.normalize(out)), state
 
 
 @dataclass
@@ -396,6 +471,18 @@ def _check_not_empty(name: str, value: torch.Tensor) -> None:
         raise ValueError(f"{name} holds no sequences (shape {tuple(value.shape)}); pass a batch of at least one")
 
 
+def _states_match(recurrent_state, batch_size: int, signature) -> bool:
+    """Whether ``recurrent_state`` is a list/tuple of tensors of shapes (batch_size, *shape) and dtypes as in
+    ``signature`` (a quick test; ``DiagonalSSMModel._check_recurrent_state`` explains a mismatch)."""
+    if not isinstance(recurrent_state, (list, tuple)) or len(recurrent_state) != len(signature):
+        return False
+    for state, (shape, dtype) in zip(recurrent_state, signature):
+        if not isinstance(state, torch.Tensor) or state.dtype != dtype or state.shape[0] != batch_size \
+                or state.shape[1:] != shape:
+            return False
+    return True
+
+
 def _check_attention_mask(attention_mask, batch_size: int, length: int) -> None:
     _check_rank("attention_mask", attention_mask, (2,), f"(batch, length) = ({batch_size}, {length})")
     if tuple(attention_mask.shape) != (batch_size, length):
@@ -444,16 +531,26 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         """
         kind = _select_inputs(input_ids, input_values, inputs_embeds)
         value = {"input_ids": input_ids, "input_values": input_values, "inputs_embeds": inputs_embeds}[kind]
-        ranks, expected = self.input_shapes(streaming)[kind]
-        _check_rank(kind, value, ranks, expected)
+        if not (isinstance(value, torch.Tensor) and value.dim() in self.input_ranks(kind, streaming)):
+            ranks, expected = self.input_shapes(streaming)[kind]  # the readable shapes only for the message
+            _check_rank(kind, value, ranks, expected)
         if streaming:
             value = value[:, None]
         _check_not_empty(kind, value)
         if kind == "input_ids":
             return self.embed_ids(value)
         if kind == "input_values":
-            return self.encode_values(value, expected)
+            return self.encode_values(value, streaming)
         return self.check_embeds(value)
+
+    def input_ranks(self, kind: str, streaming: bool = False) -> tuple[int, ...]:
+        """The accepted ranks of ``input_shapes(streaming)[kind]``, without building its readable shapes."""
+        time_axes = 1 if streaming else 2
+        if kind == "input_ids":
+            return (time_axes,)
+        if kind == "input_values" and self.config.input_size == 1:
+            return (time_axes, time_axes + 1)
+        return (time_axes + 1,)
 
     def embed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         if self.embeddings is None:
@@ -465,7 +562,7 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
                              f"[{int(input_ids.min())}, {int(input_ids.max())}]")
         return self.embeddings(input_ids)
 
-    def encode_values(self, input_values: torch.Tensor, expected: str) -> torch.Tensor:
+    def encode_values(self, input_values: torch.Tensor, streaming: bool = False) -> torch.Tensor:
         if self.encoder is None:
             raise ValueError("This model takes token inputs (input_size=None): pass input_ids instead of input_values.")
         if input_values.is_complex():
@@ -474,7 +571,9 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         if input_values.dim() == 2:
             input_values = input_values[..., None]
         if input_values.shape[-1] != self.config.input_size:
-            raise ValueError(f"input_values must have shape {expected}, got {tuple(input_values.shape)}: "
+            expected = self.input_shapes(streaming)["input_values"][1]
+            shape = tuple(input_values.shape[:1] + input_values.shape[2:]) if streaming else tuple(input_values.shape)
+            raise ValueError(f"input_values must have shape {expected}, got {shape}: "
                              f"{input_values.shape[-1]} features per step for input_size={self.config.input_size}.")
         return self.encoder(input_values.to(self.encoder.weight.dtype))
 
@@ -579,13 +678,64 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
             raise ValueError("A bidirectional model reads future inputs, so it cannot be streamed step by step; "
                              "use forward(mode='parallel') or a model with bidirectional=False.")
         hidden = self.embed(input_ids, input_values, inputs_embeds, streaming=True)[:, 0]
-        self._check_recurrent_state(recurrent_state, hidden.shape[0])
         step_rescale = self.config.step_rescale if step_rescale is None else check_step_rescale(step_rescale)
+        plan = self.streaming_plan(step_rescale, hidden.device.type)
+        if plan is None:  # recording gradients, autocast, training-mode blocks: the generic block step
+            self._check_recurrent_state(recurrent_state, hidden.shape[0])
+            new_states = []
+            for layer, state in zip(self.layers, recurrent_state):
+                hidden, state = layer.step(hidden, state, layer.mixer.cached_recurrent_system(step_rescale))
+                new_states.append(state)
+            return hidden, new_states
+        block_steps, state_signature = plan
+        if not _states_match(recurrent_state, hidden.shape[0], state_signature):
+            self._check_recurrent_state(recurrent_state, hidden.shape[0])  # raises the readable error
         new_states = []
-        for layer, state in zip(self.layers, recurrent_state):
-            hidden, state = layer.step(hidden, state, layer.mixer.cached_recurrent_system(step_rescale))
+        for block_step, state in zip(block_steps, recurrent_state):
+            hidden, state = block_step(hidden, state)
             new_states.append(state)
         return hidden, new_states
+
+    def streaming_plan(self, step_rescale: float, device_type: str = "cpu"):
+        """(one :class:`BlockStep` per layer, per-layer (state shape, dtype)) for ``step`` under ``no_grad``, built
+        once and reused while every parameter and buffer of the blocks is unchanged (same storage, same in-place
+        version, same dtype) and no block changes train/eval mode; None when ``step`` must take the generic path:
+        gradients recorded, autocast on, or a block that ``SSMBlock.streaming_step`` declines."""
+        if torch.is_grad_enabled() or torch.is_autocast_enabled(device_type):
+            return None
+        key = (float(step_rescale), self._streaming_key())
+        cache = self.__dict__.get("_streaming_plan_cache")
+        if cache is None or cache[0] != key:
+            cache = (key, self._build_streaming_plan(step_rescale))
+            self.__dict__["_streaming_plan_cache"] = cache
+        return cache[1]
+
+    def _streaming_key(self) -> tuple:
+        """What a cached streaming plan depends on: every block tensor's storage, version and dtype, and the
+        blocks' modes. Read from the modules' own dicts: cheaper than ``parameters()`` on every step."""
+        modes, tensors = [], []
+        for layer in self._modules["layers"]._modules.values():
+            parts = layer._modules
+            norm = parts["norm"]._modules["norm"]
+            modes += (layer.training, norm.training)
+            for module in (norm, parts["mixer"], parts["output_linear"]):
+                tensors += module._parameters.values()
+                tensors += module._buffers.values()
+        tensors = [t for t in tensors if t is not None]
+        # module.to() moves the data (new data_ptr); a tensor or module swapped in shows as new tensor ids
+        return (tuple(modes), tuple(map(id, tensors)), tuple(map(torch.Tensor.data_ptr, tensors)),
+                tuple(map(_VERSION, tensors)))
+
+    def _build_streaming_plan(self, step_rescale: float):
+        block_steps = []
+        for layer in self.layers:
+            block_step = layer.streaming_step(step_rescale)
+            if block_step is None:
+                return None
+            block_steps.append(block_step)
+        signature = [(tuple(layer.mixer.state_shape), layer.mixer.complex_dtype(layer.mixer.compute_dtype()))
+                     for layer in self.layers]
+        return block_steps, signature
 
 
 def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
