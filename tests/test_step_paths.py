@@ -64,3 +64,127 @@ def test_s5_recurrent_step_equals_the_time_loop_and_keeps_gradients():
     expected_grads = torch.autograd.grad(expected.sum(), [u, mixer.B])
     for grad, reference in zip(grads, expected_grads):
         torch.testing.assert_close(grad, reference, **TIGHT)
+
+
+# ---- the eval streaming path (DiagonalSSMModel.streaming_plan, BlockStep) against the generic block step ------
+
+
+def streaming_model(family, norm_type, prenorm, activation, pruned=False, dropout=0.0):
+    from hf_last import LASTPruner, S4DConfig, S4DForSequenceClassification, S5ForSequenceClassification
+
+    torch.manual_seed(0)
+    config_class, model_class = {"S5": (S5Config, S5ForSequenceClassification),
+                                 "S4D": (S4DConfig, S4DForSequenceClassification)}[family]
+    config = config_class(hidden_size=6, num_hidden_layers=2, state_size=8, input_size=2, norm_type=norm_type,
+                          prenorm=prenorm, activation=activation, dropout=dropout, num_labels=3)
+    model = model_class(config).double()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.LayerNorm)):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+            if isinstance(module, torch.nn.BatchNorm1d):  # non-trivial running statistics
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    if pruned:
+        model = LASTPruner(model).prune(0.5)
+    return model.backbone
+
+
+def stream(backbone, x, grad: bool):
+    """Steps over x (B, L, 2) from the zero state: with ``grad`` through the generic ``SSMBlock.step`` (gradients
+    recorded), else under no_grad (the streaming plan where the blocks allow it)."""
+    state, outputs = backbone.init_recurrent_state(x.shape[0]), []
+    with torch.set_grad_enabled(grad):
+        for t in range(x.shape[1]):
+            hidden, state = backbone.step(state, input_values=x[:, t])
+            outputs.append(hidden.detach())
+    return torch.stack(outputs, 1), [s.detach() for s in state]
+
+
+@pytest.mark.parametrize("family", ["S5", "S4D"])
+@pytest.mark.parametrize("norm_type", ["batch", "layer"])
+@pytest.mark.parametrize("prenorm", [True, False])
+@pytest.mark.parametrize("activation", ["gelu", "glu", "half_glu1", "half_glu2"])
+@pytest.mark.parametrize("pruned", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_the_streaming_plan_equals_the_generic_step(family, norm_type, prenorm, activation, pruned, training):
+    backbone = streaming_model(family, norm_type, prenorm, activation, pruned).train(training)
+    with torch.no_grad():
+        plan = backbone.streaming_plan(1.0)
+    # a BatchNorm in training mode normalises by the batch's statistics: only the generic step does that
+    assert (plan is None) == (training and norm_type == "batch")
+    x = torch.randn(3, 6, 2, dtype=torch.float64)
+    fast, fast_state = stream(backbone, x, grad=False)
+    generic, generic_state = stream(backbone, x, grad=True)
+    torch.testing.assert_close(fast, generic, **TIGHT)
+    for a, b in zip(fast_state, generic_state):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_the_streaming_plan_is_not_used_with_active_dropout():
+    backbone = streaming_model("S5", "layer", True, "half_glu1", dropout=0.5)
+    with torch.no_grad():
+        assert backbone.train().streaming_plan(1.0) is None
+        assert backbone.eval().streaming_plan(1.0) is not None
+
+
+@pytest.mark.parametrize("change", ["in_place", "swap", "running_var", "dtype", "mode", "step_rescale"])
+def test_the_streaming_plan_follows_changes_to_the_model(change):
+    backbone = streaming_model("S5", "batch", True, "half_glu1").eval()
+    x = torch.randn(3, 4, 2, dtype=torch.float64)
+    rescale = 1.0
+    stream(backbone, x, grad=False)  # builds and caches the plan
+    layer = backbone.layers[1]
+    with torch.no_grad():
+        if change == "in_place":
+            layer.mixer.Lambda_im.mul_(1.5)
+            layer.output_linear.weight.mul_(-1)
+        elif change == "swap":
+            layer.output_linear.weight = torch.nn.Parameter(torch.randn_like(layer.output_linear.weight))
+        elif change == "running_var":
+            layer.norm.norm.running_var.mul_(3.0)
+        elif change == "dtype":
+            backbone.float()
+            x = x.float()
+        elif change == "mode":
+            backbone.train()
+        else:
+            rescale = 2.0
+
+    def run(grad):
+        state, outputs = backbone.init_recurrent_state(3), []
+        with torch.set_grad_enabled(grad):
+            for t in range(x.shape[1]):
+                hidden, state = backbone.step(state, input_values=x[:, t], step_rescale=rescale)
+                outputs.append(hidden.detach())
+        return torch.stack(outputs, 1)
+
+    tolerance = dict(rtol=1e-5, atol=1e-6) if change == "dtype" else TIGHT
+    torch.testing.assert_close(run(False), run(True), **tolerance)
+
+
+def test_the_streaming_plan_refuses_a_wrong_state_like_the_generic_step():
+    backbone = streaming_model("S5", "batch", True, "half_glu1").eval()
+    state = backbone.init_recurrent_state(3)
+    x_t = torch.randn(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        with pytest.raises(TypeError, match="recurrent_state\\[1\\] has dtype"):
+            backbone.step([state[0], state[1].to(torch.complex64)], input_values=x_t)
+        with pytest.raises(ValueError, match="recurrent_state\\[0\\] has shape"):
+            backbone.step([state[0][:2], state[1]], input_values=x_t)
+        with pytest.raises(ValueError, match="recurrent_state has 1 layers"):
+            backbone.step(state[:1], input_values=x_t)
+        with pytest.raises(ValueError, match="input_values must have shape"):
+            backbone.step(state, input_values=torch.randn(3, 5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_norm_affine_is_the_eval_batch_norm(affine):
+    layer = block("batch", "gelu").eval()
+    if not affine:
+        layer.norm.norm.weight, layer.norm.norm.bias = None, None
+    scale, shift = layer.norm_affine()
+    hidden = torch.randn(5, 6, dtype=torch.float64)
+    torch.testing.assert_close(torch.addcmul(shift, hidden, scale), layer.norm(hidden), **TIGHT)
+    assert layer.train().norm_affine() is None
