@@ -8,7 +8,8 @@ identical for both families and lives here, following ``transformers/models/mamb
 from __future__ import annotations
 
 import operator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,21 @@ from .pruning_contract import ModalSubsystems
 MODES = ("parallel", "recurrent")
 _VERSION = operator.attrgetter("_version")  # a tensor's in-place version counter
 HALF_PRECISION = (torch.float16, torch.bfloat16)
+
+
+_GIVEN_UP_INPUT: ContextVar[torch.Tensor | None] = ContextVar("hf_last_given_up_input", default=None)
+
+
+@contextmanager
+def giving_up(tensor: torch.Tensor):
+    """Within: ``tensor`` is a temporary its owner will not read again, so a mixer called on it may write its
+    output over it where no gradient is recorded (``DiagonalSSMMixer.forward``; one (B, L, H) buffer less at the
+    layer's peak). A context rather than an argument, so the mixers' ``forward`` signature stays as it is."""
+    token = _GIVEN_UP_INPUT.set(tensor)
+    try:
+        yield
+    finally:
+        _GIVEN_UP_INPUT.reset(token)
 
 
 class DiagonalSSMMixer(nn.Module):
@@ -60,6 +76,9 @@ class DiagonalSSMMixer(nn.Module):
         ``state`` (complex, ``(B, *state_shape)``) continues a stream from a previous call; ``return_state``
         returns the state after the last step; ``mode`` is ``"parallel"`` or ``"recurrent"``. The SSM math runs in
         :meth:`compute_dtype` (float32 for a half-precision model) and ``y`` is cast back to ``u.dtype``.
+        Where no gradient is recorded and the caller has given ``u`` up (:func:`giving_up`), or ``u`` is this
+        call's own cast of the input, the parallel mode may write ``y`` into ``u``'s memory instead of a new
+        (B, L, H) buffer.
         """
         if (mode == "recurrent" or state is not None or return_state) and self.bidirectional:
             raise ValueError(
@@ -67,12 +86,15 @@ class DiagonalSSMMixer(nn.Module):
                 "Use mode='parallel' without a recurrent state, or a model with bidirectional=False."
             )
         with self.ssm_precision(u) as compute:
-            y, state = self._forward(u.to(compute), step_rescale, state, return_state, mode)
+            u_compute = u.to(compute)
+            overwrite = not torch.is_grad_enabled() and u_compute.is_contiguous() \
+                and (u_compute is not u or _GIVEN_UP_INPUT.get() is u)
+            y, state = self._forward(u_compute, step_rescale, state, return_state, mode, overwrite)
         return y.to(u.dtype), state
 
-    def _forward(self, u, step_rescale, state, return_state, mode):
+    def _forward(self, u, step_rescale, state, return_state, mode, overwrite_input=False):
         if mode == "parallel":
-            return self.parallel_forward(u, step_rescale, state, return_state)
+            return self.parallel_forward(u, step_rescale, state, return_state, overwrite_input)
         system = self.cached_recurrent_system(step_rescale)
         if state is None:
             state = self.init_state(u.shape[0], u.dtype, u.device)
@@ -337,11 +359,34 @@ class SSMBlock(GradientCheckpointingLayer):
         x = self.norm(hidden_states) if self.prenorm else hidden_states
         if mask is not None:
             x = x * mask[..., None]
-        y, state = self.mixer(x, step_rescale=step_rescale, state=state, return_state=return_state, mode=mode)
-        out = self.mix_channels(y).add_(residual)  # in place: saves a (B, L, H) buffer; nothing saved it for backward
+        own_input = self.prenorm or mask is not None  # x is this block's temporary: the mixer may write over it
+        with giving_up(x) if own_input else nullcontext():
+            y, state = self.mixer(x, step_rescale=step_rescale, state=state, return_state=return_state, mode=mode)
+        del x  # under no_grad its (B, L, H) buffer is freed here (or already holds y)
+        if torch.is_grad_enabled() or (self.training and self.dropout.p > 0):
+            out = self.mix_channels(y).add_(residual)  # in place: saves a (B, L, H) buffer; nothing saved it for backward
+        else:
+            out = self.mix_channels_inference(y, residual)
         if not self.prenorm:
             out = self.norm(out)
         return out, state
+
+    def mix_channels_inference(self, y: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``mix_channels(y) + residual`` with the same arithmetic (bit for bit) where no gradient is recorded and
+        dropout is off, written over ``y`` (the mixer's fresh output, given up by the caller) and the output
+        layer's result: at most one (B, L, width) buffer besides ``y`` and ``residual`` (the activations are in
+        place), where ``mix_channels`` holds up to four at once."""
+        if self.activation == "half_glu2":  # the gate multiplies y itself: GELU(y) needs its own buffer
+            gate = self.output_linear(F.gelu(y))
+            return gate.sigmoid_().mul_(y).add_(residual)
+        activated = torch.ops.aten.gelu_(y)
+        projected = self.output_linear(activated)
+        if self.activation == "half_glu1":
+            return projected.sigmoid_().mul_(activated).add_(residual)
+        if self.activation == "glu":  # GLU(p) = p[:H]·σ(p[H:]), written into GELU(y)'s buffer
+            width = projected.shape[-1] // 2
+            return torch.mul(projected[..., :width], projected[..., width:].sigmoid_(), out=activated).add_(residual)
+        return projected.add_(residual)
 
 
 class BlockStep:

@@ -171,8 +171,13 @@ class S4DMixer(DiagonalSSMMixer):
             return forward
         return bidirectional_kernel(forward, directional(self.C_backward))
 
-    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
+    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False, overwrite_input=False):
+        """FFT convolution with the kernel, + Du. ``overwrite_input`` (no gradient recorded, ``u`` given up by the
+        caller, no state to carry: the zero-input and final-state terms read u): y is written into u's buffer."""
         length = u.shape[1]
+        if overwrite_input and state is None and not return_state:
+            convolved = fft_convolution(u, self.kernel(length, step_rescale))
+            return u.mul_(self.D).add_(convolved), None  # the same sum as addcmul(convolved, D, u)
         y = torch.addcmul(fft_convolution(u, self.kernel(length, step_rescale)), self.D, u)
         if state is None and not return_state:
             return y, None

@@ -109,17 +109,26 @@ class S5Mixer(DiagonalSSMMixer):
         """f·Re(C̃x) = f·(C_re x_re − C_im x_im) as one real matmul."""
         return torch.view_as_real(x).flatten(-2) @ output_weight
 
-    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False):
+    def parallel_forward(self, u, step_rescale=1.0, state=None, return_state=False, overwrite_input=False):
+        """The scan over (B, L, H). ``overwrite_input`` (no gradient recorded, ``u`` contiguous and given up by the
+        caller): y = Du is written into u's buffer once B̄u is formed and the output map is added onto it, so the
+        layer's peak is B̄u (its states, in place) plus one (B, L, H) buffer instead of two."""
         Lambda_bar, B_bar, C, C_backward = self.discrete_system(step_rescale)
         Bu = self.project_input(u, self.input_weight(B_bar))
         backward_y = None
         if C_backward is not None:  # before the forward scan, which may overwrite B̄u
             backward_y = self.project_output(lti_scan(Lambda_bar, Bu, reverse=True), self.output_weight(C_backward))
         states = lti_scan_consume(Lambda_bar, Bu, state)  # under no_grad: the states reuse B̄u's buffer
-        y = self.project_output(states, self.output_weight(C)).addcmul_(self.D, u)  # + Du, in place on the fresh matmul output
+        final = states[:, -1].clone() if return_state else None  # a copy: a view would keep all L states alive
+        if overwrite_input:
+            y = u.mul_(self.D)  # Du in u's buffer: u is not read again
+            y.view(-1, y.shape[-1]).addmm_(torch.view_as_real(states).view(-1, 2 * states.shape[-1]),
+                                            self.output_weight(C))
+        else:
+            y = self.project_output(states, self.output_weight(C)).addcmul_(self.D, u)  # + Du, in place on the fresh matmul output
         if backward_y is not None:
             y = y.add_(backward_y)
-        return y, (states[:, -1] if return_state else None)
+        return y, final
 
     def recurrent_system(self, step_rescale: float = 1.0):
         """(Λ̄, real input weight, real output weight): everything a step needs, built once."""
