@@ -45,18 +45,23 @@ def _scan_chunks_(Lambda_bar, b_chunks, x_chunks, carries, powers, initial_state
     n, chunk = b_chunks.shape[1], b_chunks.shape[2]
     steps = list(range(chunk))[::-1] if reverse else list(range(chunk))
     order = list(range(n))[::-1] if reverse else list(range(n))
+    # the (B, n, P) time slices and (B, P) chunk slices as views made in one call each (indexing them one by one
+    # in the loops costs a select per operand and step)
+    x_steps = x_chunks.unbind(2)
+    b_steps = x_steps if x_chunks.data_ptr() == b_chunks.data_ptr() else b_chunks.unbind(2)
     # (1) every chunk from a zero state
-    if x_chunks.data_ptr() != b_chunks.data_ptr():
-        x_chunks[:, :, steps[0]].copy_(b_chunks[:, :, steps[0]])
+    if b_steps is not x_steps:
+        x_steps[steps[0]].copy_(b_steps[steps[0]])
     for previous, t in zip(steps, steps[1:]):
-        torch.addcmul(b_chunks[:, :, t], Lambda_bar, x_chunks[:, :, previous], out=x_chunks[:, :, t])
+        torch.addcmul(b_steps[t], Lambda_bar, x_steps[previous], out=x_steps[t])
     # (2) the state entering each chunk: carries[:, c] = x just before chunk c in scan order
+    carry, chunk_ends = carries.unbind(1), x_steps[steps[-1]].unbind(1)
     if initial_state is None:
-        carries[:, order[0]].zero_()
+        carry[order[0]].zero_()
     else:
-        carries[:, order[0]].copy_(initial_state)
+        carry[order[0]].copy_(initial_state)
     for previous, c in zip(order, order[1:]):
-        torch.addcmul(x_chunks[:, previous, steps[-1]], powers[-1], carries[:, previous], out=carries[:, c])
+        torch.addcmul(chunk_ends[previous], powers[-1], carry[previous], out=carry[c])
     # (3) its contribution inside the chunk: Λ̄^(number of steps since the chunk was entered)
     entered = powers.flip(0) if reverse else powers
     if initial_state is None:  # the first chunk in scan order enters from zero: skip it
