@@ -188,3 +188,66 @@ def test_norm_affine_is_the_eval_batch_norm(affine):
     hidden = torch.randn(5, 6, dtype=torch.float64)
     torch.testing.assert_close(torch.addcmul(shift, hidden, scale), layer.norm(hidden), **TIGHT)
     assert layer.train().norm_affine() is None
+
+
+# ---- the inference forward (no_grad): mixers writing over their given-up input, channel mixing in place ------
+
+
+@pytest.mark.parametrize("family", ["S5", "S4D"])
+@pytest.mark.parametrize("norm_type, prenorm", [("batch", True), ("layer", True), ("layer", False), ("batch", False)])
+@pytest.mark.parametrize("activation", ["gelu", "glu", "half_glu1", "half_glu2"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_inference_forward_equals_the_recorded_forward(family, norm_type, prenorm, activation, masked):
+    """Under no_grad the blocks reuse buffers (``giving_up``, ``mix_channels_inference``): the same outputs as the
+    forward that records gradients, and the caller's inputs are left untouched."""
+    backbone = streaming_model(family, norm_type, prenorm, activation, pruned=True).eval()
+    x = torch.randn(3, 9, backbone.config.hidden_size, dtype=torch.float64)
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 6:] = 0
+    kwargs = dict(inputs_embeds=x, attention_mask=mask if masked else None, output_hidden_states=True)
+    copy = x.clone()
+    with torch.no_grad():
+        inference = backbone(**kwargs)
+    recorded = backbone(**kwargs)
+    assert recorded.last_hidden_state.requires_grad
+    assert torch.equal(x, copy)
+    for a, b in zip(inference.hidden_states, recorded.hidden_states):  # every block's output, none overwritten
+        torch.testing.assert_close(a, b.detach(), **TIGHT)
+
+
+@pytest.mark.parametrize("family", ["S5", "S4D"])
+def test_a_mixer_writes_over_its_input_only_when_given_up(family):
+    from hf_last.models.modeling_ssm import giving_up
+
+    mixer = streaming_model(family, "layer", True, "gelu").eval().layers[0].mixer
+    u = torch.randn(2, 7, 6, dtype=torch.float64)
+    copy = u.clone()
+    expected, _ = mixer(u)  # records gradients (parameters require them): nothing overwritten
+    with torch.no_grad():
+        plain, _ = mixer(u)
+        assert torch.equal(u, copy)  # not given up: untouched
+        with giving_up(u):
+            given, _ = mixer(u)
+    assert given.data_ptr() == u.data_ptr()  # y written into u's buffer
+    torch.testing.assert_close(plain, expected.detach(), **TIGHT)
+    torch.testing.assert_close(given, expected.detach(), **TIGHT)
+    u = copy.clone()
+    with giving_up(u):  # while gradients are recorded the input is never overwritten
+        mixer(u)
+    assert torch.equal(u, copy)
+
+
+def test_the_returned_state_is_a_copy_not_a_view_of_all_states():
+    mixer = streaming_model("S5", "layer", True, "gelu").eval().layers[0].mixer
+    with torch.no_grad():
+        _, state = mixer(torch.randn(2, 7, 6, dtype=torch.float64), return_state=True)
+    assert state.is_contiguous() and state.untyped_storage().nbytes() == state.numel() * state.element_size()
+
+
+@pytest.mark.parametrize("activation", ["gelu", "glu", "half_glu1", "half_glu2"])
+def test_mix_channels_inference_is_bit_identical_to_mix_channels(activation):
+    layer = block("batch", activation).eval()
+    y, residual = torch.randn(4, 5, 6, dtype=torch.float64), torch.randn(4, 5, 6, dtype=torch.float64)
+    expected = layer.mix_channels(y).add_(residual)
+    with torch.no_grad():
+        assert torch.equal(layer.mix_channels_inference(y.clone(), residual), expected.detach())
