@@ -533,6 +533,8 @@ def markdown(report: dict) -> str:
                   f"| batch | dense µs/step | {key} µs/step | speed-up (paired) |", "|---:|---:|---:|---:|"]
         for batch, r in report["families"]["S5"]["step_batches"].items():
             lines.append(f"| {batch} | {r['dense_us']:.0f} | {r['pruned_us']:.0f} | {r['speedup']:.2f}x ({r['speedup_paired']:.2f}x) |")
+    if "S5" in report["families"]:
+        lines += ["", *s5_memory_floor(report)]
     lines += ["", "## Noise and sanity", ""]
     for family, data in report["families"].items():
         cpu = [data[kind][key][part]["cpu_over_wall_median"] for kind in ("parallel", "recurrent", "step")
@@ -551,6 +553,29 @@ def markdown(report: dict) -> str:
                      + "; ".join(f"{k} {info['stored_modes_per_layer']}" for k, info in data["models"].items()))
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def s5_memory_floor(report: dict) -> list[str]:
+    """Markdown: the S5 forward's measured peak next to what a block must hold at once under no_grad — the
+    residual (its input), one (B, L, H) buffer (the norm's output, which the mixer overwrites with y) and the
+    layer's B̄u/state buffer (B, L, P complex64, the layer with most modes) — and the ratio that floor allows."""
+    s, data = report["environment"]["setting"], report["families"]["S5"]
+    sequence_mb = s["batch"] * s["length"] * s["hidden"] * 4 / 2**20
+    rows, floors = [], {}
+    for key, info in data["models"].items():
+        states_mb = s["batch"] * s["length"] * max(info["stored_modes_per_layer"]) * 8 / 2**20
+        floors[key] = 2 * sequence_mb + states_mb
+        rows.append(f"| S5 {key} | {states_mb:.1f} | {floors[key]:.1f} | {data['memory'][key]['peak_mb']:.1f} |")
+    key = label(TARGET_RATIO)
+    return ["## S5 peak memory: what a block holds at its peak", "",
+            f"Under no_grad a block holds at once its input (the residual, {sequence_mb:.1f} MB), one more (B, L, H)"
+            " buffer (the norm's output, overwritten by the mixer's y) and the mixer's B̄u, scanned in place into"
+            " the states (B, L, P complex). Only the last falls with the states, so the ratio of peaks cannot go"
+            f" below (2·(B, L, H) + states {key}) / (2·(B, L, H) + states dense) ="
+            f" {floors[key] / floors['dense']:.2f}x without splitting the sequence into chunks (which would shrink"
+            " dense and pruned alike).", "",
+            "| config | B̄u/states MB | floor MB (2·(B, L, H) + states) | measured peak MB |", "|---|---:|---:|---:|",
+            *rows]
 
 
 # ----------------------------------------------------------------------------------------------- main
