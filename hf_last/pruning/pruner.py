@@ -11,7 +11,7 @@ import torch
 from .._version import __version__
 from ..models.configuration_ssm import check_step_rescale
 from ..models.pruning_contract import ModalSubsystems, is_prunable
-from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method
+from .criteria import VARIANTS, Criterion, check_horizon, get_criterion, parse_method
 from .plan import PruningPlan, check_ratio, check_seed
 from .search import search_ratio
 
@@ -62,9 +62,7 @@ class LASTPruner:
         if spec_horizon is not None and horizon is not None and spec_horizon != horizon:
             raise ValueError(f"method {method!r} and horizon={horizon!r} disagree; give the horizon once")
         horizon = horizon if horizon is not None else spec_horizon
-        if horizon is not None and not criterion.uses_horizon:
-            raise ValueError(f"method {criterion.name!r} does not depend on a horizon (only "
-                             f"{sorted(n for n, c in CRITERIA.items() if c.uses_horizon)} do); pass horizon=None")
+        criterion.check_takes_horizon(horizon)
         if bidirectional_score not in VARIANTS:
             raise ValueError(f"bidirectional_score must be one of {list(VARIANTS)}, got {bidirectional_score!r}")
         if not any(is_prunable(m) for m in model.modules()):
