@@ -31,6 +31,8 @@ def add_recovery_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                             "scripts/train.py takes with the same size and seed)")
     group.add_argument("--max-eval-samples", type=positive_int,
                        help="validate the fine-tune on a random subset of the validation split")
+    group.add_argument("--recover-progress", action="store_true",
+                       help="tqdm progress bars over the fine-tuning steps (main process only)")
     return parser
 
 
@@ -52,7 +54,8 @@ def recovery_config(args: argparse.Namespace, parser: argparse.ArgumentParser | 
             max_steps=None if args.recover_steps is None else max(args.recover_steps // steps, 1),
             lr=args.recover_lr, ssm_lr=args.recover_ssm_lr, batch_size=args.recover_batch_size,
             seed=args.recover_seed, eval_batch_size=getattr(args, "batch_size", 128),
-            max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples)
+            max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+            progress=args.recover_progress)
     except ValueError as error:
         if parser is None:
             raise

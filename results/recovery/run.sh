@@ -4,6 +4,8 @@
 # Budgets are fractions of each checkpoint's own training run (results/training/*/metrics.json):
 #   s5-digits-e10 / s4d-digits-e10: 150 epochs x 40 steps; 10 epochs = 400 steps = 6.7 %, iterative 5 x 2 epochs.
 #   s5-listops-e4: 20 epochs x 125 steps; 4 epochs = 500 steps = 20 %, iterative 4 x 1 epoch.
+#   s4d-listops-s300: 12 epochs x 125 steps; 300 steps = 20 %, iterative 3 x 100 steps.
+#   s5-digits-control: one cell of s5-digits-e10 again (same seed: a reproducibility check) with the dense control.
 #   s5-sfashion-s125: 2 epochs x 313 steps on the same 10,000-image train subset; 125 steps = 20 %, iterative 5 x 25.
 set -e
 cd "$(dirname "$0")/../.."
@@ -16,6 +18,10 @@ case $name in
       --ratios 0.9,0.8,0.7,0.5,0.3 --recover-epochs 10 --iterative-steps 5" ;;
   s5-listops-e4) args="--model results/training/s5-listops-20ep/best --task listops
       --methods last@auto,last,global_magnitude --ratios 0.9,0.7,0.5,0.3 --recover-epochs 4 --iterative-steps 4" ;;
+  s4d-listops-s300) args="--model results/training/s4d-listops-12ep/best --task listops
+      --methods last@auto,last,uniform_magnitude --ratios 0.9,0.7,0.5,0.3 --recover-steps 300 --iterative-steps 3" ;;
+  s5-digits-control) args="--default s5 --task digits --methods last@auto --ratios 0.8 --recover-epochs 10
+      --iterative-steps 5" ;;
   s5-sfashion-s125) args="--model results/training/s5-sfashion/best --task sfashion --max-train-samples 10000
       --max-eval-samples 1000 --max-test-samples 2000 --methods last@auto,lamp --ratios 0.7,0.5,0.3
       --recover-steps 125 --iterative-steps 5" ;;
