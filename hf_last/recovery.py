@@ -4,6 +4,7 @@
 >>> recovered, report = recover(pruned, RecoveryConfig(task="digits", epochs=3))
 >>> result = iterative_prune(model, 0.7, steps=3, method="last@auto", recovery=RecoveryConfig(task="digits", epochs=1))
 >>> result.model, result.step_plans, result.cumulative_plan
+>>> LASTPruner(model).search(accuracy_on(validation), finetune=recovery_finetune(RecoveryConfig(task="digits", epochs=3)))
 
 Recovery uses the training loop's building blocks (:mod:`hf_last.training`: AdamW over ``param_groups``, a cosine
 schedule with warmup spanning the recovery budget, data-parallel batches and validation through accelerate) on a
@@ -113,6 +114,51 @@ def _check_data(data) -> None:
         raise ValueError(f"recovery needs the task's train and validation splits; the data has no {missing}")
 
 
+def recovery_data(config: RecoveryConfig):
+    """The task's ``DatasetDict`` that :func:`recover` fine-tunes and validates on: ``config.task`` with its
+    settings, train / validation subsampled at random (seeded by ``config.seed``) to ``max_train_samples`` /
+    ``max_eval_samples`` — the same subsets ``scripts/train.py`` takes with the same seed and sizes."""
+    return load_data(config.training_config("s5"))  # the family does not change the data
+
+
+def recovery_finetune(config: RecoveryConfig, data=None, accelerator=None):
+    """``finetune(model) -> recovered model``: :func:`recover` as a callable, for
+    ``LASTPruner.search(evaluate, finetune=...)`` (the accuracy-targeted search over recovered candidates).
+    ``data`` is loaded once here (:func:`recovery_data`) when None."""
+    if not isinstance(config, RecoveryConfig):
+        raise TypeError(f"recovery_finetune() takes a RecoveryConfig, got {type(config).__name__}")
+    data = recovery_data(config) if data is None else data
+
+    def finetune(model):
+        return recover(model, config, data=data, accelerator=accelerator)[0]
+
+    return finetune
+
+
+def recovering_prune(recovery: RecoveryConfig, *, method: str = "last", horizon: int | str | None = None,
+                     iterative_steps: int | None = None, data=None, accelerator=None):
+    """``prune(model, ratio) -> (pruned, plan)`` that fine-tunes what it prunes: one-shot then :func:`recover`, or
+    with ``iterative_steps`` K :func:`iterative_prune` (``recovery`` per step; the plan is the cumulative one).
+    For :func:`hf_last.hub.prepare_variants` / ``push_variants(..., prune=...)`` (``hf-last prune --recover-epochs``).
+    ``"auto"`` horizons are the longest validation sequence of ``data`` (loaded once from ``recovery`` when None)."""
+    if not isinstance(recovery, RecoveryConfig):
+        raise TypeError(f"recovering_prune() takes a RecoveryConfig, got {type(recovery).__name__}")
+    data = recovery_data(recovery) if data is None else data
+
+    def prune(model, ratio):
+        if iterative_steps:
+            result = iterative_prune(model, ratio, iterative_steps, recovery, method=method, horizon=horizon,
+                                     data=data, accelerator=accelerator)
+            return result.model, result.cumulative_plan
+        pruner = LASTPruner(model, method=method, horizon=horizon)
+        if pruner.horizon == "auto":
+            pruner.resolve_horizon(longest_sequence(data["validation"]))
+        plan = pruner.plan(ratio)
+        return recover(pruner.apply(plan), recovery, data=data, accelerator=accelerator)[0], plan
+
+    return prune
+
+
 def _snapshot(model) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
@@ -134,9 +180,8 @@ def recover(model, config: RecoveryConfig, data=None, accelerator=None):
         raise TypeError(f"recover() takes a RecoveryConfig, got {type(config).__name__}")
     family = model_family(model)
     accelerator = get_accelerator(accelerator)
-    args = config.training_config(family)
     if data is None:
-        data = load_data(args)
+        data = recovery_data(config)
     _check_data(data)
     args = config.training_config(family, len(data["train"]))
     start = time.perf_counter()
@@ -239,8 +284,9 @@ def iterative_prune(model, target_ratio: float, steps: int, recovery: RecoveryCo
     if not isinstance(recovery, RecoveryConfig):
         raise TypeError(f"iterative_prune() takes recovery=RecoveryConfig(...), got {type(recovery).__name__}")
     accelerator = get_accelerator(accelerator)
+    model_family(model)
     if data is None:
-        data = load_data(recovery.training_config(model_family(model)))
+        data = recovery_data(recovery)
     _check_data(data)
     start = time.perf_counter()
     first = LASTPruner(model, method=method, horizon=horizon, **pruner_kwargs)

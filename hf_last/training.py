@@ -269,7 +269,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, accelerator, args, stat
 
     model.train()
     total, count, start = torch.zeros((), dtype=torch.float64), 0, time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {state.epoch + 1}/{args.epochs}", leave=False,
+    steps = len(loader) if hasattr(loader, "__len__") else None
+    if steps is not None and args.max_steps is not None:  # the bar ends where the step budget stops the epoch
+        steps = max(min(steps, args.max_steps - state.global_step), 0)
+    bar = tqdm(loader, desc=f"epoch {state.epoch + 1}/{args.epochs}", leave=False, total=steps,
                disable=not (args.progress and accelerator.is_main_process))
     for batch in bar:
         if args.max_steps is not None and state.global_step >= args.max_steps:

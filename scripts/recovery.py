@@ -24,8 +24,8 @@ def main(argv=None) -> int:
     from hf_last.accelerator import get_accelerator
     from hf_last.cli.arguments import add_model_source_arguments, checkpoint_argument, method_list, ratio_list
     from hf_last.cli.recovery import add_recovery_arguments, recovery_config
-    from hf_last.data import load_task
-    from hf_last.experiments.recovery import compare_recovery
+    from hf_last.cli.recovery import positive_int
+    from hf_last.experiments.recovery import compare_recovery, comparison_data
     from hf_last.loading import load_model
 
     announce_world_size("scripts/recovery.py")
@@ -35,6 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", type=method_list, default=["last@auto", "last", "uniform_magnitude"])
     parser.add_argument("--ratios", type=ratio_list, default=[0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--batch-size", type=int, default=128, help="evaluation batch size")
+    parser.add_argument("--max-test-samples", type=positive_int,
+                        help="evaluate on the first N test sequences (the sweeps' --max-samples)")
+    parser.add_argument("--no-dense-control", action="store_true",
+                        help="skip the control run: the dense model fine-tuned with the same budget")
     parser.add_argument("--output-dir", type=Path, required=True)
     add_recovery_arguments(parser)
     args = parser.parse_args(argv)
@@ -44,9 +48,9 @@ def main(argv=None) -> int:
     if recovery is None:
         parser.error("pass a recovery budget: --recover-epochs N or --recover-steps N")
     accelerator = get_accelerator()
-    compare_recovery(load_model(checkpoint_argument(args)), load_task(args.task), args.methods, args.ratios, recovery,
-                     args.iterative_steps, output_dir=args.output_dir, batch_size=args.batch_size,
-                     accelerator=accelerator)
+    compare_recovery(load_model(checkpoint_argument(args)), comparison_data(recovery, args.max_test_samples),
+                     args.methods, args.ratios, recovery, args.iterative_steps, output_dir=args.output_dir,
+                     batch_size=args.batch_size, accelerator=accelerator, dense_control=not args.no_dense_control)
     if accelerator.is_main_process:
         print((args.output_dir / "summary.md").read_text())
     return 0

@@ -238,8 +238,9 @@ def test_bad_arguments(data):
 def test_prune_checkpoint_checks_its_recovery_request():
     from hf_last.experiments.prune import check_recovery_request
 
+    check_recovery_request(None, config(), None)  # the search over fine-tuned candidates
     with pytest.raises(ValueError, match="fixed ratio"):
-        check_recovery_request(None, config(), None)
+        check_recovery_request(None, config(), 2)
     with pytest.raises(ValueError, match="recovery="):
         check_recovery_request(0.5, None, 3)
     check_recovery_request(0.5, config(), 2)
@@ -263,3 +264,71 @@ def test_prune_script_recovers_iteratively(tmp_path):
     bad = subprocess.run(command[:-6] + ["--iterative-steps", "2", "--output-dir", str(out)], capture_output=True,
                          text=True, timeout=600)
     assert bad.returncode == 2 and "recovery budget" in bad.stderr
+
+
+# ---- search with recovery, hf-last prune with recovery, the comparison driver ----------------------------------
+def plain_accuracy(model, dataset) -> float:
+    """Accuracy by a plain loop over the whole split (no accelerate)."""
+    batch = collate_sequences([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        return float((model.eval()(input_values=batch["input_values"]).logits.argmax(-1) == batch["labels"]).float()
+                     .mean())
+
+
+def test_search_with_recovery_fine_tunes_every_candidate(data):
+    from hf_last.experiments.prune import prune_with_search
+
+    model = small_model()
+    before = snapshot(model)
+    pruned, info = prune_with_search(model, data["validation"], method="last@auto", max_accuracy_loss=0.05,
+                                     recovery=config(epochs=None, max_steps=2), train_data=data)
+    assert_same(model, before)
+    assert info["mode"] == "search" and info["trials"]
+    base = plain_accuracy(model, data["validation"])
+    assert info["base_accuracy"] == pytest.approx(base, abs=1e-6)
+    if info["ratio"] > 0:  # the returned model is a fine-tuned candidate, within tolerance measured independently
+        assert pruned.config.pruning["recovery"]["optimizer_steps"] == 2
+        assert info["recovery"]["candidates_fine_tuned"] == len(info["trials"])
+        assert base - plain_accuracy(pruned, data["validation"]) <= 0.05 + 1e-6
+        assert plain_accuracy(pruned, data["validation"]) == pytest.approx(info["accuracy"], abs=1e-6)
+    assert pruned.config.pruning["horizon"] == max(len(x) for x in data["validation"]["input_values"])
+
+
+def test_hf_last_prune_fine_tunes_each_variant(tmp_path):
+    from hf_last.cli import main
+
+    model = small_model()
+    model.save_pretrained(tmp_path / "base")
+    code = main(["prune", str(tmp_path / "base"), "--ratios", "0.5", "--method", "last", "--horizon", "auto",
+                 "--task", "digits", "--recover-steps", "2", "--max-train-samples", "64", "--max-eval-samples", "32",
+                 "--output-dir", str(tmp_path / "out"), "--name", "tiny"])
+    assert code == 0
+    saved = json.loads((tmp_path / "out" / "tiny-pruned-50" / "config.json").read_text())["pruning"]
+    assert saved["recovery"]["optimizer_steps"] == 2 and saved["recovery"]["num_train_samples"] == 64
+    assert saved["horizon"] == 64  # digits sequences: the longest validation sequence
+    assert "Pruned in one shot, then fine-tuned" in (tmp_path / "out" / "tiny-pruned-50" / "README.md").read_text()
+    with pytest.raises(SystemExit, match="auto"):  # without a task's data there is no L to take
+        main(["prune", str(tmp_path / "base"), "--ratios", "0.5", "--horizon", "auto", "--output-dir",
+              str(tmp_path / "out2")])
+
+
+def test_comparison_records_every_variant_and_the_dense_control(tmp_path, data):
+    from hf_last.experiments.recovery import DENSE_CONTROL, compare_recovery
+
+    splits = DatasetDict(train=data["train"], validation=data["validation"], test=data["validation"])
+    model = small_model()
+    before = snapshot(model)
+    records = compare_recovery(model, splits, ["last"], [0.5], config(epochs=None, max_steps=2), 2,
+                               output_dir=tmp_path, batch_size=32)
+    assert_same(model, before)
+    assert [(r["method"], r["variant"]) for r in records] == [
+        ("dense", DENSE_CONTROL), ("last", "one-shot"), ("last", "one-shot+recovery"), ("last", "iterative")]
+    base = plain_accuracy(model, splits["test"])
+    one_shot = plain_accuracy(LASTPruner(model).prune(0.5), splits["test"])  # independent of the driver
+    assert records[1]["test_accuracy"] == pytest.approx(one_shot, abs=1e-6)
+    assert records[1]["test_accuracy_loss"] == pytest.approx(base - one_shot, abs=1e-6)
+    assert [r["optimizer_steps"] for r in records] == [2, 0, 2, 2]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Control: the dense model fine-tuned with the same budget (2 steps)" in summary
+    assert "| 50 % |" in summary and "| 0 % |" not in summary  # the control is not a ratio column
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 4

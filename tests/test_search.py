@@ -114,3 +114,52 @@ def test_two_processes_return_the_same_model(tmp_path, model, validation, one_pr
     state = one.model.state_dict()
     assert two["state_dict"].keys() == state.keys()
     assert all(torch.equal(two["state_dict"][k], state[k]) for k in state)
+
+
+# ---- search over fine-tuned candidates ------------------------------------------------------------------------
+class MarkingFinetune:
+    """A stand-in fine-tune: returns the candidate marked as fine-tuned (the same object), counting its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, candidate):
+        self.calls.append(sum(candidate.config.pruning["states_per_layer_after"]))
+        candidate.fine_tuned = True
+        return candidate
+
+
+def threshold_accuracy(needed_dense: int, needed_fine_tuned: int):
+    """Accuracy 1 while the model keeps at least the needed states (fewer once fine-tuned), else 0."""
+
+    def evaluate(candidate) -> float:
+        pruning = getattr(candidate.config, "pruning", None)
+        kept = sum(pruning["states_per_layer_after"]) if pruning else None
+        needed = needed_fine_tuned if getattr(candidate, "fine_tuned", False) else needed_dense
+        return 1.0 if kept is None or kept >= needed else 0.0
+
+    return evaluate
+
+
+def test_search_over_fine_tuned_candidates_finds_the_brute_force_ratio(model):
+    pruner = LASTPruner(model)
+    plan = pruner.plan(0.0)
+    total, step = sum(plan.states_before), max(plan.states_per_mode)
+    evaluate = threshold_accuracy(needed_dense=total // 2, needed_fine_tuned=total // 8)
+    one_shot = pruner.search(evaluate, return_result=True)
+    finetune = MarkingFinetune()
+    recovered = pruner.search(evaluate, return_result=True, finetune=finetune)
+    # brute force over every kept-state count (multiples of the states per mode): the fewest whose fine-tuned
+    # accuracy stays within tolerance; the search must land exactly there
+    counts = range(sum(plan.states_per_mode), total + 1, step)
+    fewest = min(k for k in counts if k >= total // 8)
+    assert round(total * (1 - recovered.ratio)) == fewest
+    assert round(total * (1 - one_shot.ratio)) == min(k for k in counts if k >= total // 2)
+    assert recovered.model.fine_tuned is True  # the returned model is the fine-tuned candidate
+    assert finetune.calls == [t.kept_states for t in recovered.trials]  # every candidate, once, before evaluation
+    assert not hasattr(pruner.model, "fine_tuned")  # the dense reference is not fine-tuned
+
+
+def test_search_refuses_a_finetune_that_is_not_callable(model):
+    with pytest.raises(TypeError, match="finetune must be a callable"):
+        LASTPruner(model).search(threshold_accuracy(1, 1), finetune="recover")

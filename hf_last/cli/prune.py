@@ -37,8 +37,9 @@ def prune_main(args: argparse.Namespace, parser: argparse.ArgumentParser | None 
     if args.output_dir is None and args.push_to_hub is None:
         raise SystemExit("nothing to do: pass --output-dir DIR and/or --push-to-hub USER/NAME")
     recovery = recovery_config(args, parser, split_over_steps=True)
-    if recovery is not None and args.ratio is None:
-        message = "--recover-epochs/--recover-steps/--iterative-steps need --ratio R (the search is one-shot)"
+    if args.iterative_steps and args.ratio is None:
+        message = ("--iterative-steps needs --ratio R (the search fine-tunes one-shot candidates: pass only "
+                   "--recover-epochs/--recover-steps to search over recovered models)")
         if parser is None:
             raise SystemExit(message)
         parser.error(message)

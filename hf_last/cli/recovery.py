@@ -25,7 +25,14 @@ def add_recovery_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     group.add_argument("--recover-lr", type=float, default=1e-3, help="peak lr of non-SSM weights (default 1e-3)")
     group.add_argument("--recover-ssm-lr", type=float, default=2.5e-4, help="peak lr of Λ, B, Δ (default 2.5e-4)")
     group.add_argument("--recover-batch-size", type=int, default=32, help="global training batch (default 32)")
-    group.add_argument("--recover-seed", type=int, default=0)
+    group.add_argument("--recover-seed", type=int, default=0, help="seed of shuffling, dropout and the subsets")
+    group.add_argument("--max-train-samples", type=positive_int,
+                       help="fine-tune on a random subset of the train split (seeded by --recover-seed; the subset "
+                            "scripts/train.py takes with the same size and seed)")
+    group.add_argument("--max-eval-samples", type=positive_int,
+                       help="validate the fine-tune on a random subset of the validation split")
+    group.add_argument("--recover-progress", action="store_true",
+                       help="tqdm progress bars over the fine-tuning steps (main process only)")
     return parser
 
 
@@ -46,7 +53,9 @@ def recovery_config(args: argparse.Namespace, parser: argparse.ArgumentParser | 
             task=args.task, epochs=None if args.recover_epochs is None else max(args.recover_epochs // steps, 1),
             max_steps=None if args.recover_steps is None else max(args.recover_steps // steps, 1),
             lr=args.recover_lr, ssm_lr=args.recover_ssm_lr, batch_size=args.recover_batch_size,
-            seed=args.recover_seed, eval_batch_size=getattr(args, "batch_size", 128))
+            seed=args.recover_seed, eval_batch_size=getattr(args, "batch_size", 128),
+            max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+            progress=args.recover_progress)
     except ValueError as error:
         if parser is None:
             raise

@@ -10,6 +10,7 @@ from ..hub import prepare_variants, push_variants
 from ..loading import checkpoint_name, load_model
 from ..pruning.criteria import method_spec
 from .arguments import horizon, ratio_list
+from .recovery import add_recovery_arguments, recovery_config
 
 
 def add_variants_parser(subparsers) -> None:
@@ -32,26 +33,37 @@ def add_variants_parser(subparsers) -> None:
     parser.add_argument("--revision", help="revision of MODEL when it is a Hub id")
     parser.add_argument("--private", action="store_true", help="create private repos")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
-    parser.set_defaults(func=variants_main)
+    parser.add_argument("--task", default="digits",
+                        help="task whose train split the recovery fine-tune uses (with --recover-epochs/--recover-steps;"
+                             " default: digits)")
+    add_recovery_arguments(parser)
+    parser.set_defaults(func=variants_main, parser=parser)
 
 
 def variants_main(args: argparse.Namespace) -> int:
     if args.push_to_hub is None and args.output_dir is None:
         raise SystemExit("hf-last prune: nothing to do; pass --output-dir DIR and/or --push-to-hub USER/NAME")
-    if args.horizon == "auto":
-        raise SystemExit("hf-last prune: --horizon auto takes L from evaluation data, which this command does not "
-                         "load; pass --horizon L (the sequence length) or use scripts/prune.py --task TASK")
+    recovery = recovery_config(args, args.parser, split_over_steps=True)
+    if args.horizon == "auto" and recovery is None:
+        raise SystemExit("hf-last prune: --horizon auto takes L from the task's data, which this command loads only "
+                         "to fine-tune (--recover-epochs N --task T); pass --horizon L (the sequence length) or use "
+                         "scripts/prune.py --task TASK")
     method = method_spec(args.method, args.horizon)
+    prune = None
+    if recovery is not None:
+        from ..recovery import recovering_prune
+
+        prune = recovering_prune(recovery, method=method, iterative_steps=args.iterative_steps)
     model = load_model(args.model, args.revision)
     if args.push_to_hub:
         commits = push_variants(model, args.ratios, args.push_to_hub, method=method, token=args.token,
                                 private=args.private or None, output_dir=args.output_dir,
-                                push_base=not args.no_push_base)
+                                push_base=not args.no_push_base, prune=prune)
         for repo_id, commit in commits.items():
             print(f"{repo_id}: {commit}")
         return 0
     prepared = prepare_variants(model, args.ratios, args.name or checkpoint_name(args.model), args.output_dir,
-                                method=method)
+                                method=method, prune=prune)
     for repo_id, (folder, _) in prepared.items():
         print(f"{repo_id}: {folder}")
     return 0

@@ -8,20 +8,25 @@ from pathlib import Path
 
 from ..accelerator import get_accelerator
 from ..collate import longest_sequence, model_pad_token_id
-from ..data import load_split, load_task
+from ..data import load_split
 from ..evaluation import accuracy_on, evaluate_accuracy
 from ..hub import Evaluation, push_model, save_for_hub
 from ..loading import checkpoint_name, load_model
 from ..pruning import LASTPruner
-from ..recovery import iterative_prune, recover
+from ..recovery import iterative_prune, recovery_data, recovery_finetune
 from ..reporting import MAX_ACCURACY_LOSS
 
 
 def prune_with_search(model, eval_dataset, *, method: str = "last", horizon: int | str | None = None,
                       ratio: float | None = None, max_accuracy_loss: float = MAX_ACCURACY_LOSS, batch_size: int = 128,
-                      accelerator=None):
+                      accelerator=None, recovery=None, train_data=None):
     """``(pruned, info)``: LAST search for the largest ratio within ``max_accuracy_loss`` on ``eval_dataset`` or,
     with ``ratio``, a fixed-ratio prune. ``info`` holds the chosen ratio, accuracies and search trials.
+
+    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig`) fine-tunes the pruned model on ``train_data`` (the
+    task's DatasetDict; loaded from ``recovery`` when None): in the search every candidate is fine-tuned before it
+    is evaluated (the largest ratio whose *recovered* accuracy is within the tolerance), with a fixed ratio the
+    one pruned model is.
 
     ``horizon`` (or a ``method`` spec such as ``"last@auto"``) is the score horizon of
     :class:`~hf_last.pruning.LASTPruner`; ``"auto"`` is the longest sequence of ``eval_dataset``."""
@@ -29,11 +34,20 @@ def prune_with_search(model, eval_dataset, *, method: str = "last", horizon: int
     pruner = LASTPruner(model, method=method, horizon=horizon)
     if pruner.horizon == "auto":
         pruner.resolve_horizon(longest_sequence(eval_dataset))
+    finetune = None
+    if recovery is not None:
+        finetune = recovery_finetune(recovery, data=train_data, accelerator=accelerator)
     if ratio is None:
         result = pruner.search(accuracy_on(eval_dataset, batch_size, accelerator), max_accuracy_loss=max_accuracy_loss,
-                               return_result=True)
-        return result.model, {"mode": "search", **result.to_dict()}
+                               return_result=True, finetune=finetune)
+        info = {"mode": "search", **result.to_dict()}
+        if recovery is not None:
+            info["recovery"] = dict(result.model.config.pruning.get("recovery", {}), candidates_fine_tuned=len(
+                result.trials))
+        return result.model, info
     pruned = pruner.prune(ratio)
+    if finetune is not None:
+        pruned = finetune(pruned)
     pad = model_pad_token_id(model)
     before = evaluate_accuracy(model, eval_dataset, batch_size, accelerator, pad_token_id=pad)["accuracy"]
     after = evaluate_accuracy(pruned, eval_dataset, batch_size, accelerator, pad_token_id=pad)["accuracy"]
@@ -42,16 +56,16 @@ def prune_with_search(model, eval_dataset, *, method: str = "last", horizon: int
 
 
 def check_recovery_request(ratio, recovery, iterative_steps) -> None:
-    """Recovery and iterative pruning need a fixed ratio (the search evaluates one-shot candidates) and the
-    iterative schedule a recovery budget; ValueError otherwise."""
+    """Iterative pruning needs a fixed ratio (a search over iterative schedules would re-run the whole schedule
+    per candidate) and a recovery budget; ValueError otherwise. Recovery alone works with both."""
     if iterative_steps is not None and (not isinstance(iterative_steps, int) or iterative_steps < 1):
         raise ValueError(f"iterative_steps must be a positive integer, got {iterative_steps!r}")
     if iterative_steps and recovery is None:
         raise ValueError("iterative pruning fine-tunes after every step: pass recovery=RecoveryConfig(...) "
                          "(the CLI: --recover-epochs N or --recover-steps N)")
-    if (recovery is not None or iterative_steps) and ratio is None:
-        raise ValueError("recovery and iterative pruning need a fixed ratio (--ratio R); the accuracy-targeted search "
-                         "evaluates one-shot candidates only")
+    if iterative_steps and ratio is None:
+        raise ValueError("iterative pruning needs a fixed ratio (--ratio R); the accuracy-targeted search fine-tunes "
+                         "one-shot candidates (recovery without --iterative-steps)")
 
 
 def recovery_text(pruning: dict) -> str:
@@ -87,8 +101,8 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     and after on ``eval_split``, and (main process only) save the pruned model, card, plan and ``search.json`` to
     ``output_dir`` and/or push it to ``push_to_hub``.
 
-    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig`, fixed ``ratio`` only) fine-tunes the pruned model on
-    the task's train split (:func:`hf_last.recovery.recover`); with ``iterative_steps`` K the ratio is reached in K
+    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig`) fine-tunes the pruned model on the task's train split
+    (:func:`hf_last.recovery.recover`) — in the search, every candidate before it is evaluated; with ``iterative_steps`` K the ratio is reached in K
     prune / fine-tune (``recovery`` per step) / re-score steps (:func:`hf_last.recovery.iterative_prune`), and
     ``iterative.json`` (every step's plan and the cumulative plan) is written next to the model.
 
@@ -100,20 +114,19 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     search_data, _ = load_split(task, search_split)
     test_data, _ = load_split(task, eval_split)
     iterative = None
+    train_data = None if recovery is None else recovery_data(recovery)
     if iterative_steps:
         iterative = iterative_prune(model, ratio, iterative_steps, recovery, method=method, horizon=horizon,
-                                    data=load_task(task, **recovery.task_settings), accelerator=accelerator)
+                                    data=train_data, accelerator=accelerator)
         pruned = iterative.model
         info = {"mode": "iterative", "ratio": ratio, "steps": iterative.steps,
                 "schedule": pruned.config.pruning["schedule"]}
     else:
         pruned, info = prune_with_search(model, search_data, method=method, horizon=horizon, ratio=ratio,
                                          max_accuracy_loss=max_accuracy_loss, batch_size=batch_size,
-                                         accelerator=accelerator)
-        if recovery is not None:
-            pruned, recovery_report = recover(pruned, recovery, data=load_task(task, **recovery.task_settings),
-                                              accelerator=accelerator)
-            info["recovery"] = {k: v for k, v in recovery_report.items() if k != "history"}
+                                         accelerator=accelerator, recovery=recovery, train_data=train_data)
+        if recovery is not None and "recovery" not in info:
+            info["recovery"] = pruned.config.pruning["recovery"]
     pad = model_pad_token_id(model)
     before = evaluate_accuracy(model, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
     after = evaluate_accuracy(pruned, test_data, batch_size, accelerator, pad_token_id=pad)["accuracy"]
@@ -122,6 +135,8 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     scored = method if horizon is None else f"{method} (score horizon {horizon} steps)"
     how = (f"ratio {chosen:.4f} chosen by {scored} search on the {search_split} split (loss <= "
            f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}, {scored}")
+    if ratio is None and recovery is not None:
+        how += f" over fine-tuned candidates ({len(info['trials'])} fine-tunes)"
     how += recovery_text(pruned.config.pruning)
     report = {"selection": how, "ratio": chosen, "eval_split": eval_split,
               "states_before": sum(pruned.config.pruning["states_per_layer_before"]),

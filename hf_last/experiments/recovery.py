@@ -2,8 +2,10 @@
 with the training cost (optimiser steps, wall time) next to validation and test accuracy.
 
 Each (method, ratio) is pruned from the same dense model three ways; one-shot + recovery and iterative get the same
-total recovery budget (``recovery`` epochs/steps once, or split evenly over the ``iterative_steps`` steps). Records
-are appended to ``records.jsonl`` as they finish, so an interrupted run keeps what it measured.
+total recovery budget (``recovery`` epochs/steps once, or split evenly over the ``iterative_steps`` steps). The dense
+model fine-tuned with the same budget (``dense+recovery``, ratio 0) is the control: on a briefly trained model a
+"recovered" pruned model can beat the dense one only because it trained longer. Records are appended to
+``records.jsonl`` as they finish, so an interrupted run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -17,9 +19,22 @@ from ..accelerator import get_accelerator
 from ..collate import longest_sequence, model_pad_token_id
 from ..evaluation import evaluate_accuracy
 from ..pruning import LASTPruner
-from ..recovery import RecoveryConfig, iterative_prune, recover
+from ..recovery import RecoveryConfig, iterative_prune, recover, recovery_data
 
 VARIANTS = ("one-shot", "one-shot+recovery", "iterative")
+DENSE_CONTROL = "dense+recovery"
+
+
+def comparison_data(recovery: RecoveryConfig, max_test_samples: int | None = None):
+    """The task's splits for the comparison: train / validation as :func:`hf_last.recovery.recovery_data` takes them
+    (random subsets of ``recovery.max_train_samples`` / ``max_eval_samples``), test its first ``max_test_samples``
+    (the sweeps' convention)."""
+    data = recovery_data(recovery)
+    if max_test_samples is not None:
+        if max_test_samples < 1:
+            raise ValueError(f"max_test_samples must be a positive integer, got {max_test_samples!r}")
+        data["test"] = data["test"].select(range(min(max_test_samples, len(data["test"]))))
+    return data
 
 
 def split_budget(recovery: RecoveryConfig, steps: int) -> RecoveryConfig:
@@ -40,9 +55,11 @@ def protocol_ratio(records: list[dict], variant: str, method: str, max_accuracy_
 
 
 def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, iterative_steps: int, output_dir=None,
-                     batch_size: int = 128, accelerator=None) -> list[dict]:
+                     batch_size: int = 128, accelerator=None, dense_control: bool = True) -> list[dict]:
     """Records ``{method, ratio, variant, achieved_ratio, validation/test accuracy, test_accuracy_loss,
-    optimizer_steps, recovery_wall_time_s}`` for every method × ratio × variant (see the module docstring)."""
+    optimizer_steps, recovery_wall_time_s}`` for every method × ratio × variant, and first (``dense_control``) the
+    dense model fine-tuned with the full budget (method ``"dense"``, variant ``"dense+recovery"``, ratio 0); see
+    the module docstring."""
     accelerator = get_accelerator(accelerator)
     pad = model_pad_token_id(model)
     horizon = longest_sequence(data["validation"])
@@ -57,6 +74,28 @@ def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, ite
     if out is not None and accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "records.jsonl").write_text("")
+
+    def add(record):
+        records.append(record)
+        if out is not None and accelerator.is_main_process:
+            with open(out / "records.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        test = record["test_accuracy"]
+        accelerator.print(f"{record['method']:>18} r={record['ratio']:.2f} {record['variant']:>18}: test "
+                          f"{100 * test:.2f} % (loss {100 * record['test_accuracy_loss']:+.2f} %p), "
+                          f"{record['optimizer_steps']} steps, {record['recovery_wall_time_s']:.1f} s", flush=True)
+
+    def measured(pruned, method, ratio, variant, steps, seconds, achieved):
+        test = accuracy(pruned, "test")
+        return {"method": method, "ratio": ratio, "variant": variant, "achieved_ratio": achieved,
+                "validation_accuracy": accuracy(pruned, "validation"), "test_accuracy": test,
+                "base_validation_accuracy": base["validation"], "base_test_accuracy": base["test"],
+                "test_accuracy_loss": base["test"] - test, "optimizer_steps": steps, "recovery_wall_time_s": seconds,
+                "iterative_steps": iterative_steps if variant == "iterative" else None}
+
+    if dense_control:
+        tuned, report = recover(model, recovery, data=data, accelerator=accelerator)
+        add(measured(tuned, "dense", 0.0, DENSE_CONTROL, report["optimizer_steps"], report["wall_time_s"], 0.0))
     for ratio in ratios:
         for method in methods:
             start = time.perf_counter()
@@ -70,29 +109,16 @@ def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, ite
             schedule = result.model.config.pruning["schedule"]
             variants["iterative"] = (result.model, schedule["optimizer_steps"], schedule["wall_time_s"])
             for variant, (pruned, steps, seconds) in variants.items():
-                test = accuracy(pruned, "test")
-                record = {"method": method, "ratio": ratio, "variant": variant,
-                          "achieved_ratio": pruned.config.pruning["achieved_ratio"],
-                          "validation_accuracy": accuracy(pruned, "validation"), "test_accuracy": test,
-                          "base_validation_accuracy": base["validation"], "base_test_accuracy": base["test"],
-                          "test_accuracy_loss": base["test"] - test, "optimizer_steps": steps,
-                          "recovery_wall_time_s": seconds,
-                          "iterative_steps": iterative_steps if variant == "iterative" else None}
-                records.append(record)
-                if out is not None and accelerator.is_main_process:
-                    with open(out / "records.jsonl", "a", encoding="utf-8") as handle:
-                        handle.write(json.dumps(record) + "\n")
-                accelerator.print(f"{method:>18} r={ratio:.2f} {variant:>18}: test {100 * test:.2f} % "
-                                  f"(loss {100 * (base['test'] - test):+.2f} %p), {steps} steps, {seconds:.1f} s",
-                                  flush=True)
+                add(measured(pruned, method, ratio, variant, steps, seconds, pruned.config.pruning["achieved_ratio"]))
     if out is not None and accelerator.is_main_process:
         write_comparison(records, methods, out)
     return records
 
 
 def summary_markdown(records: list[dict], methods) -> str:
-    """Test accuracy loss (%p) and recovery cost per method, ratio and variant, and each variant's protocol ratio."""
-    ratios = sorted({r["ratio"] for r in records})
+    """Test accuracy loss (%p) and recovery cost per method, ratio and variant, and each variant's protocol ratio;
+    then the dense control's line when ``records`` hold one."""
+    ratios = sorted({r["ratio"] for r in records if r["variant"] != DENSE_CONTROL})
     lines = ["| method | variant | " + " | ".join(f"{100 * r:g} %" for r in ratios) + " | protocol ratio | steps |",
              "|---|---|" + "---|" * (len(ratios) + 2)]
     for method in methods:
@@ -104,6 +130,12 @@ def summary_markdown(records: list[dict], methods) -> str:
             steps = sorted({rows[r]["optimizer_steps"] for r in rows})
             lines.append(f"| {method} | {variant} | " + " | ".join(cells)
                          + f" | {100 * protocol_ratio(records, variant, method):g} % | {'/'.join(map(str, steps))} |")
+    for control in (r for r in records if r["variant"] == DENSE_CONTROL):
+        lines += ["", f"Control: the dense model fine-tuned with the same budget ({control['optimizer_steps']} steps) "
+                      f"reaches {100 * control['test_accuracy']:.2f} % test "
+                      f"({100 * (control['test_accuracy'] - control['base_test_accuracy']):+.2f} "
+                      f"%p over the dense model's {100 * control['base_test_accuracy']:.2f} %): a negative loss above "
+                      "that much is the extra training, not the pruning."]
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +160,10 @@ def write_comparison(records: list[dict], methods, folder: Path) -> None:
                           key=lambda r: r["ratio"])
             axis.plot([100 * r["achieved_ratio"] for r in rows], [100 * r["test_accuracy"] for r in rows],
                       marker="o", label=variant)
+        axis.axhline(100 * records[0]["base_test_accuracy"], color="black", linewidth=0.8, label="dense")
+        for control in (r for r in records if r["variant"] == DENSE_CONTROL):
+            axis.axhline(100 * control["test_accuracy"], color="gray", linestyle="--", linewidth=0.8,
+                         label="dense + same fine-tune")
         axis.set_title(method)
         axis.set_xlabel("states removed (%)")
         axis.grid(alpha=0.3)

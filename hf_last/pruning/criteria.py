@@ -327,12 +327,16 @@ class Criterion:
         """True when scores are infinite for |λ̄| ≥ 1: a horizon-dependent criterion at the infinite horizon."""
         return self.uses_horizon and self.horizon is None
 
-    def with_horizon(self, horizon: int | None) -> Criterion:
-        """The same criterion at another horizon (None: the paper's infinite horizon)."""
-        horizon = check_horizon(horizon)
+    def check_takes_horizon(self, horizon: int | str | None) -> None:
+        """ValueError when a horizon (an int L or ``"auto"``) is asked of a criterion that does not depend on one."""
         if horizon is not None and not self.uses_horizon:
             raise ValueError(f"method {self.name!r} does not depend on a horizon (only H∞/H2 criteria do: "
                              f"{sorted(n for n, c in CRITERIA.items() if c.uses_horizon)}); pass horizon=None")
+
+    def with_horizon(self, horizon: int | None) -> Criterion:
+        """The same criterion at another horizon (None: the paper's infinite horizon)."""
+        horizon = check_horizon(horizon)
+        self.check_takes_horizon(horizon)
         return replace(self, horizon=horizon)
 
     def layer_scores(self, Lambda_bar, b_norm2, c_norm2, variant: str = "paper",
@@ -431,12 +435,13 @@ def method_spec(name: str, horizon: int | str | None) -> str:
     return name if horizon is None else f"{name}@{horizon}"
 
 
-def get_criterion(method: str | Criterion, horizon: int | None = None) -> Criterion:
-    """The criterion named ``method`` (or ``method`` itself when it is a :class:`Criterion`) at ``horizon``."""
+def get_criterion(method: str | Criterion) -> Criterion:
+    """The criterion named ``method`` (or ``method`` itself when it is a :class:`Criterion`); a horizon is set with
+    :meth:`Criterion.with_horizon` (or given to :class:`~hf_last.pruning.LASTPruner`)."""
     if isinstance(method, Criterion):
         criterion = method
     elif isinstance(method, str) and method in CRITERIA:
         criterion = CRITERIA[method]
     else:
         raise ValueError(f"unknown pruning method {method!r}; choose one of {sorted(CRITERIA)} or pass a Criterion")
-    return criterion if horizon is None else criterion.with_horizon(horizon)
+    return criterion

@@ -11,7 +11,7 @@ import torch
 from .._version import __version__
 from ..models.configuration_ssm import check_step_rescale
 from ..models.pruning_contract import ModalSubsystems, is_prunable
-from .criteria import CRITERIA, VARIANTS, Criterion, check_horizon, get_criterion, parse_method
+from .criteria import VARIANTS, Criterion, check_horizon, get_criterion, parse_method
 from .plan import PruningPlan, check_ratio, check_seed
 from .search import search_ratio
 
@@ -62,9 +62,7 @@ class LASTPruner:
         if spec_horizon is not None and horizon is not None and spec_horizon != horizon:
             raise ValueError(f"method {method!r} and horizon={horizon!r} disagree; give the horizon once")
         horizon = horizon if horizon is not None else spec_horizon
-        if horizon is not None and not criterion.uses_horizon:
-            raise ValueError(f"method {criterion.name!r} does not depend on a horizon (only "
-                             f"{sorted(n for n, c in CRITERIA.items() if c.uses_horizon)} do); pass horizon=None")
+        criterion.check_takes_horizon(horizon)
         if bidirectional_score not in VARIANTS:
             raise ValueError(f"bidirectional_score must be one of {list(VARIANTS)}, got {bidirectional_score!r}")
         if not any(is_prunable(m) for m in model.modules()):
@@ -194,7 +192,7 @@ class LASTPruner:
         """``apply(plan(ratio))``: a new model with a fraction ``ratio`` of the states removed."""
         return self.apply(self.plan(ratio))
 
-    def search(self, evaluate, max_accuracy_loss: float = 0.01, return_result: bool = False):
+    def search(self, evaluate, max_accuracy_loss: float = 0.01, return_result: bool = False, finetune=None):
         """The pruned model at the largest ratio whose accuracy ``evaluate(model) -> float`` is within
         ``max_accuracy_loss`` (a fraction: 0.01 = 1 point) of the dense model's.
 
@@ -202,12 +200,14 @@ class LASTPruner:
         data-parallel with accelerate, pass ``hf_last.evaluation.accuracy_on(eval_dataset)``: under
         ``accelerate launch`` / ``torchrun`` with N processes all ranks then return the same model as one
         process would. ``return_result=True`` returns the :class:`~hf_last.pruning.search.SearchResult`
-        (model, ratio, trials).
+        (model, ratio, trials). ``finetune(model) -> model`` (e.g. a recovery fine-tune, see
+        :func:`hf_last.recovery.recovery_finetune`) is applied to every candidate before it is evaluated: the search
+        then finds the largest ratio whose fine-tuned accuracy is within the tolerance, and returns that model.
         """
         if not callable(evaluate):
             raise TypeError(f"search() takes evaluate(model) -> accuracy, got a {type(evaluate).__name__}; for a "
                             "dataset pass hf_last.evaluation.accuracy_on(dataset)")
-        result = search_ratio(self, evaluate, max_accuracy_loss)
+        result = search_ratio(self, evaluate, max_accuracy_loss, finetune=finetune)
         return result if return_result else result.model
 
     # ---- helpers ------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ steps. For K states the ratio r = 1 − K/N gives exactly K kept states (K = flo
 assumed to fall as states are removed; the bisection keeps the invariant "the largest feasible count tried
 is within the tolerance, the smallest infeasible count tried is not", and returns the former, so the next
 larger ratio it tried is out of tolerance.
+
+With a ``finetune(model) -> model`` callable (e.g. a recovery fine-tune), every candidate is fine-tuned before it is
+evaluated and the search returns the fine-tuned model: the largest ratio whose *fine-tuned* accuracy is within the
+tolerance. The dense reference accuracy is the input model's, not fine-tuned.
 """
 
 from __future__ import annotations
@@ -48,9 +52,13 @@ class SearchResult:
         }
 
 
-def search_ratio(pruner, evaluate: Callable[[object], float], max_accuracy_loss: float) -> SearchResult:
+def search_ratio(pruner, evaluate: Callable[[object], float], max_accuracy_loss: float,
+                 finetune: Callable[[object], object] | None = None) -> SearchResult:
     """Largest pruning ratio for ``pruner`` whose accuracy (``evaluate(model) -> float``) is at least
-    ``base accuracy − max_accuracy_loss``. Returns the pruned model at that ratio (the dense model's copy at 0)."""
+    ``base accuracy − max_accuracy_loss``. Returns the pruned model at that ratio (the dense model's copy at 0);
+    with ``finetune``, every candidate is ``finetune(pruned)`` before it is evaluated and returned."""
+    if finetune is not None and not callable(finetune):
+        raise TypeError(f"finetune must be a callable model -> model (or None), got a {type(finetune).__name__}")
     if not 0 <= max_accuracy_loss <= 1:
         raise ValueError(f"max_accuracy_loss is a fraction of accuracy in [0, 1] (0.01 = 1 point), got {max_accuracy_loss}")
     plan = pruner.plan(0.0)
@@ -63,6 +71,8 @@ def search_ratio(pruner, evaluate: Callable[[object], float], max_accuracy_loss:
     def attempt(kept_states: int):
         ratio = 1 - kept_states / total
         model = pruner.prune(ratio)
+        if finetune is not None:
+            model = finetune(model)
         accuracy = evaluate(model)
         loss = base_accuracy - accuracy
         trials.append(SearchTrial(kept_states, ratio, accuracy, loss, loss <= max_accuracy_loss + 1e-12))
