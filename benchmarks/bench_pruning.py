@@ -24,8 +24,9 @@ in one round, rotating the order every round, so load from other processes hits 
   one time step after another (S5 batches B̄u and the output map over time); plus the six mixers alone.
 - step: ``model.backbone.step(state, input_values=x[:, t])`` for ``--steps`` steps from the zero state
   (streaming, one token of each of the B sequences per call), reported per step; plus the six
-  ``mixer.recurrent_step`` calls alone with the cached discrete system (as ``step`` runs them), and with the
-  system precomputed (without the cache lookup); the rest of the blocks in a step and, for S5, the step's
+  ``mixer.recurrent_step`` calls alone with the cached discrete system (as the generic ``SSMBlock.step`` runs
+  them), and with the system precomputed (as the eval streaming plan, ``backbone.streaming_plan``, runs them);
+  the rest of the blocks in a step (the plan's ``BlockStep`` norm and channel mixing) and, for S5, the step's
   matrix products alone (what pruning could at most gain per step); and the S5 step of dense vs 50 % at
   larger batches (``--step-batches``).
 - peak memory: one fresh subprocess per model (``--memory-worker``), started with
@@ -188,7 +189,15 @@ def bench_step(models: dict, args) -> dict:
                 for i, m in enumerate(ms):
                     _, states[i] = m.recurrent_step(sy[i], u[i][t], states[i])
 
-        def block_rest(ls=backbone.layers):  # SSMBlock.step minus the mixer: norm, GELU, output layer, residual
+        plan = backbone.streaming_plan(1.0)  # what backbone.step runs in eval mode under no_grad
+        blocks = plan[0] if plan is not None else None
+
+        def block_rest(ls=backbone.layers, bs=blocks):  # a block step minus the mixer: norm, GELU, output layer, residual
+            if bs is not None:
+                for t in range(args.steps):
+                    for i, block in enumerate(bs):
+                        block.mix_channels(block.normalize(u[i][t]), u[i][t])
+                return
             for t in range(args.steps):
                 for i, layer in enumerate(ls):
                     layer.step_channels(layer.step_norm(u[i][t]), u[i][t])
@@ -503,20 +512,21 @@ def markdown(report: dict) -> str:
     for family, data in report["families"].items():
         step = data["step"]["dense"]
         whole, mixers, pre = step["model"]["median"], step["mixers"]["median"], step["mixers_precomputed"]["median"]
-        lines.append(f"- {family}: whole `backbone.step` {whole:.0f}; outside the mixers (encoder, norms, GELU, output"
-                     f" linear, residuals, model-call overhead) {whole - mixers:.0f} ({100 * (whole - mixers) / whole:.0f}%);"
-                     f" mixers {mixers:.0f}, of which {mixers - pre:.0f} ({100 * (mixers - pre) / whole:.0f}% of the step)"
-                     " is the lookup of the cached discrete system, and"
-                     f" {pre:.0f} ({100 * pre / whole:.0f}%) is the recurrence itself (`recurrent_step`).")
+        lines.append(f"- {family}: whole `backbone.step` {whole:.0f}; the SSM recurrence (`recurrent_step` with the"
+                     f" discrete system bound, as the eval streaming plan runs it) {pre:.0f} ({100 * pre / whole:.0f}%);"
+                     f" everything else (encoder, input/state checks and the plan's cache key, norms, GELU, output linear,"
+                     f" residuals, call overhead) {whole - pre:.0f} ({100 * (whole - pre) / whole:.0f}%). The generic"
+                     f" `SSMBlock.step` (gradients recorded, training mode) also looks the cached system up per layer:"
+                     f" mixers with that lookup {mixers:.0f} µs.")
         pruned = {key: data["step"][key]["mixers_precomputed"]["median"] for key in data["models"] if key != "dense"}
         lines.append(f"  `recurrent_step` alone, pruned vs dense ({pre:.0f}): "
                      + ", ".join(f"{k} {v:.0f} ({pre / v:.2f}x)" for k, v in pruned.items()))
         rest = step["block_rest"]["median"]
         key = label(TARGET_RATIO)
         best = (rest + pre) / (rest + data["step"][key]["mixers_precomputed"]["median"])
-        lines.append(f"  The rest of the six blocks alone (norm, GELU, output layer, residual: `SSMBlock.step` minus the"
-                     f" mixer) {rest:.0f} µs. A step with nothing but the blocks' own ops (no model-level overhead, no cache"
-                     f" lookup) would be at best (rest + `recurrent_step`) dense / {key}: {rest + pre:.0f} /"
+        lines.append(f"  The rest of the six blocks alone (norm, GELU, output layer, residual: the plan's `BlockStep` minus"
+                     f" the mixer) {rest:.0f} µs. A step with nothing but the blocks' own ops (no model-level overhead)"
+                     f" would be at best (rest + `recurrent_step`) dense / {key}: {rest + pre:.0f} /"
                      f" {rest + data['step'][key]['mixers_precomputed']['median']:.0f} µs = {best:.2f}x"
                      " faster: the ceiling of the streaming-step speed-up with this block's ops as they run here.")
         if "matmuls_only" in step:
@@ -556,26 +566,31 @@ def markdown(report: dict) -> str:
 
 
 def s5_memory_floor(report: dict) -> list[str]:
-    """Markdown: the S5 forward's measured peak next to what a block must hold at once under no_grad — the
-    residual (its input), one (B, L, H) buffer (the norm's output, which the mixer overwrites with y) and the
-    layer's B̄u/state buffer (B, L, P complex64, the layer with most modes) — and the ratio that floor allows."""
+    """Markdown: the S5 forward's measured peak next to what a block must hold at once under no_grad, and the
+    ratio of peaks that allows. In the mixer: the residual (the block's input), one (B, L, H) buffer (the norm's
+    output, which the mixer overwrites with y) and B̄u, scanned in place into the states (B, L, P complex64; the
+    layer with most modes). In the channel mixing: the residual, GELU(y) and the output layer's result (B, L, H)
+    or, for glu, (B, L, 2H); half_glu2 keeps y as well."""
     s, data = report["environment"]["setting"], report["families"]["S5"]
+    activation = s["block_config"]["activation"]
     sequence_mb = s["batch"] * s["length"] * s["hidden"] * 4 / 2**20
+    channel_mb = sequence_mb * (4 if activation in ("glu", "half_glu2") else 3)
     rows, floors = [], {}
     for key, info in data["models"].items():
         states_mb = s["batch"] * s["length"] * max(info["stored_modes_per_layer"]) * 8 / 2**20
-        floors[key] = 2 * sequence_mb + states_mb
-        rows.append(f"| S5 {key} | {states_mb:.1f} | {floors[key]:.1f} | {data['memory'][key]['peak_mb']:.1f} |")
+        floors[key] = max(2 * sequence_mb + states_mb, channel_mb)
+        rows.append(f"| S5 {key} | {states_mb:.1f} | {2 * sequence_mb + states_mb:.1f} | {channel_mb:.1f}"
+                    f" | {floors[key]:.1f} | {data['memory'][key]['peak_mb']:.1f} |")
     key = label(TARGET_RATIO)
     return ["## S5 peak memory: what a block holds at its peak", "",
-            f"Under no_grad a block holds at once its input (the residual, {sequence_mb:.1f} MB), one more (B, L, H)"
-            " buffer (the norm's output, overwritten by the mixer's y) and the mixer's B̄u, scanned in place into"
-            " the states (B, L, P complex). Only the last falls with the states, so the ratio of peaks cannot go"
-            f" below (2·(B, L, H) + states {key}) / (2·(B, L, H) + states dense) ="
-            f" {floors[key] / floors['dense']:.2f}x without splitting the sequence into chunks (which would shrink"
-            " dense and pruned alike).", "",
-            "| config | B̄u/states MB | floor MB (2·(B, L, H) + states) | measured peak MB |", "|---|---:|---:|---:|",
-            *rows]
+            f"Under no_grad a block's mixer holds at once the block's input (the residual, {sequence_mb:.1f} MB), one"
+            " more (B, L, H) buffer (the norm's output, overwritten by the mixer's y) and B̄u, scanned in place into the"
+            f" states (B, L, P complex); its channel mixing ({activation}) holds the residual, GELU(y) and the output"
+            f" layer's result ({channel_mb:.1f} MB in all). Only B̄u falls with the states, so the ratio of peaks"
+            f" cannot go below floor {key} / floor dense = {floors[key] / floors['dense']:.2f}x without splitting the"
+            " sequence into chunks (which shrinks dense and pruned alike).", "",
+            "| config | B̄u/states MB | mixer floor MB (2·(B, L, H) + states) | channel-mixing floor MB | floor MB"
+            " | measured peak MB |", "|---|---:|---:|---:|---:|---:|", *rows]
 
 
 # ----------------------------------------------------------------------------------------------- main
