@@ -27,6 +27,7 @@ from .pruning_contract import ModalSubsystems
 MODES = ("parallel", "recurrent")
 _VERSION = operator.attrgetter("_version")  # a tensor's in-place version counter
 HALF_PRECISION = (torch.float16, torch.bfloat16)
+CHANNEL_CHUNK_ROWS = 1024  # (batch·time) rows per chunk of the no_grad channel mixing (SSMBlock.mix_channels_inference)
 
 
 _GIVEN_UP_INPUT: ContextVar[torch.Tensor | None] = ContextVar("hf_last_given_up_input", default=None)
@@ -372,21 +373,36 @@ class SSMBlock(GradientCheckpointingLayer):
         return out, state
 
     def mix_channels_inference(self, y: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """``mix_channels(y) + residual`` with the same arithmetic (bit for bit) where no gradient is recorded and
-        dropout is off, written over ``y`` (the mixer's fresh output, given up by the caller) and the output
-        layer's result: at most one (B, L, width) buffer besides ``y`` and ``residual`` (the activations are in
-        place), where ``mix_channels`` holds up to four at once."""
+        """``mix_channels(y) + residual`` with the same arithmetic where no gradient is recorded and dropout is off,
+        written over ``y`` (the mixer's fresh output, given up by the caller): the (B·L, H) rows run in chunks of
+        ``CHANNEL_CHUNK_ROWS`` (the activations in place, the output layer's result a chunk-sized temporary), so
+        the channel mixing adds no (B, L, ·) buffer to ``y`` and ``residual``, where ``mix_channels`` holds up to
+        four, and its element-wise passes run on cache-sized pieces. Every row is computed as in one call (forward
+        hooks on ``output_linear`` see one call per chunk)."""
+        if not y.is_contiguous():
+            y = y.contiguous()
+        width = y.shape[-1]
+        rows, residual_rows = y.view(-1, width), residual.reshape(-1, width)
+        for start in range(0, rows.shape[0], CHANNEL_CHUNK_ROWS):
+            chunk = slice(start, start + CHANNEL_CHUNK_ROWS)
+            self._mix_rows_(rows[chunk], residual_rows[chunk])
+        return y
+
+    def _mix_rows_(self, y: torch.Tensor, residual: torch.Tensor) -> None:
+        """``mix_channels(y) + residual`` on (rows, H) written into ``y``."""
         if self.activation == "half_glu2":  # the gate multiplies y itself: GELU(y) needs its own buffer
-            gate = self.output_linear(F.gelu(y))
-            return gate.sigmoid_().mul_(y).add_(residual)
+            gate = self.output_linear(F.gelu(y)).sigmoid_().mul_(y)
+            torch.add(gate, residual, out=y)
+            return
         activated = torch.ops.aten.gelu_(y)
         projected = self.output_linear(activated)
         if self.activation == "half_glu1":
-            return projected.sigmoid_().mul_(activated).add_(residual)
-        if self.activation == "glu":  # GLU(p) = p[:H]·σ(p[H:]), written into GELU(y)'s buffer
-            width = projected.shape[-1] // 2
-            return torch.mul(projected[..., :width], projected[..., width:].sigmoid_(), out=activated).add_(residual)
-        return projected.add_(residual)
+            torch.add(projected.sigmoid_().mul_(activated), residual, out=y)
+        elif self.activation == "glu":  # GLU(p) = p[:H]·σ(p[H:])
+            half = projected.shape[-1] // 2
+            torch.mul(projected[:, :half], projected[:, half:].sigmoid_(), out=y).add_(residual)
+        else:
+            torch.add(projected, residual, out=y)
 
 
 class BlockStep:
