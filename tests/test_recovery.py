@@ -332,3 +332,10 @@ def test_comparison_records_every_variant_and_the_dense_control(tmp_path, data):
     assert "Control: the dense model fine-tuned with the same budget (2 steps)" in summary
     assert "| 50 % |" in summary and "| 0 % |" not in summary  # the control is not a ratio column
     assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 4
+
+
+def test_prune_checkpoint_refuses_a_recovery_on_another_task():
+    from hf_last.experiments import prune_checkpoint
+
+    with pytest.raises(ValueError, match="RecoveryConfig\\(task='digits'"):
+        prune_checkpoint("unused", task="digits", ratio=0.5, recovery=config(task="listops"))
