@@ -339,3 +339,15 @@ def test_prune_checkpoint_refuses_a_recovery_on_another_task():
 
     with pytest.raises(ValueError, match="RecoveryConfig\\(task='digits'"):
         prune_checkpoint("unused", task="digits", ratio=0.5, recovery=config(task="listops"))
+
+
+def test_protocol_ratios_on_a_grid_with_a_lucky_pass():
+    from hf_last.experiments.recovery import contiguous_protocol_ratio, protocol_ratio
+
+    losses = {0.3: 0.0, 0.5: 0.005, 0.7: 0.02, 0.9: 0.0}  # 90 % passes by luck after 70 % failed
+    records = [{"method": "last", "variant": "iterative", "ratio": r, "test_accuracy_loss": loss}
+               for r, loss in losses.items()]
+    assert protocol_ratio(records, "iterative", "last") == 0.9
+    assert contiguous_protocol_ratio(records, "iterative", "last") == 0.5
+    records[0]["test_accuracy_loss"] = 0.01  # exactly 1 %p is not < 1 %p
+    assert contiguous_protocol_ratio(records, "iterative", "last") == 0.0
