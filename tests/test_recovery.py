@@ -332,3 +332,22 @@ def test_comparison_records_every_variant_and_the_dense_control(tmp_path, data):
     assert "Control: the dense model fine-tuned with the same budget (2 steps)" in summary
     assert "| 50 % |" in summary and "| 0 % |" not in summary  # the control is not a ratio column
     assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 4
+
+
+def test_prune_checkpoint_refuses_a_recovery_on_another_task():
+    from hf_last.experiments import prune_checkpoint
+
+    with pytest.raises(ValueError, match="RecoveryConfig\\(task='digits'"):
+        prune_checkpoint("unused", task="digits", ratio=0.5, recovery=config(task="listops"))
+
+
+def test_protocol_ratios_on_a_grid_with_a_lucky_pass():
+    from hf_last.experiments.recovery import contiguous_protocol_ratio, protocol_ratio
+
+    losses = {0.3: 0.0, 0.5: 0.005, 0.7: 0.02, 0.9: 0.0}  # 90 % passes by luck after 70 % failed
+    records = [{"method": "last", "variant": "iterative", "ratio": r, "test_accuracy_loss": loss}
+               for r, loss in losses.items()]
+    assert protocol_ratio(records, "iterative", "last") == 0.9
+    assert contiguous_protocol_ratio(records, "iterative", "last") == 0.5
+    records[0]["test_accuracy_loss"] = 0.01  # exactly 1 %p is not < 1 %p
+    assert contiguous_protocol_ratio(records, "iterative", "last") == 0.0

@@ -101,14 +101,18 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     and after on ``eval_split``, and (main process only) save the pruned model, card, plan and ``search.json`` to
     ``output_dir`` and/or push it to ``push_to_hub``.
 
-    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig`) fine-tunes the pruned model on the task's train split
-    (:func:`hf_last.recovery.recover`) — in the search, every candidate before it is evaluated; with ``iterative_steps`` K the ratio is reached in K
-    prune / fine-tune (``recovery`` per step) / re-score steps (:func:`hf_last.recovery.iterative_prune`), and
-    ``iterative.json`` (every step's plan and the cumulative plan) is written next to the model.
+    ``recovery`` (a :class:`hf_last.recovery.RecoveryConfig` for ``task``) fine-tunes the pruned model on the task's
+    train split (:func:`hf_last.recovery.recover`) — in the search, every candidate before it is evaluated; with
+    ``iterative_steps`` K the ratio is reached in K prune / fine-tune (``recovery`` per step) / re-score steps
+    (:func:`hf_last.recovery.iterative_prune`), and ``iterative.json`` (every step's plan and the cumulative plan) is
+    written next to the model.
 
     Returns ``(pruned, report)``; ``report`` holds the selection, states and accuracies before/after and, on the
     main process, ``saved`` (the written files, or the push's commit)."""
     check_recovery_request(ratio, recovery, iterative_steps)
+    if recovery is not None and recovery.task != task:
+        raise ValueError(f"the recovery fine-tunes on task {recovery.task!r} but the model is pruned and evaluated on "
+                         f"{task!r}; give RecoveryConfig(task={task!r}, ...)")
     accelerator = get_accelerator(accelerator)
     model = load_model(checkpoint, revision)
     search_data, _ = load_split(task, search_split)
