@@ -7,7 +7,8 @@
 #   s4d-listops-s300: 12 epochs x 125 steps; 300 steps = 20 %, iterative 3 x 100 steps.
 #   s5-digits-control: one cell of s5-digits-e10 again (same seed: a reproducibility check) with the dense control.
 #   s5-sfashion-s125: 2 epochs x 313 steps on the same 10,000-image train subset; 125 steps = 20 %, iterative 5 x 25
-#   (s5-sfashion-s125-last: the paper-form LAST on the same grid, without repeating the dense control).
+#   (s5-sfashion-s125-last: the paper-form LAST on the same grid, without repeating the dense control);
+#   s5-sfashion-s313: one epoch = 50 % of the training budget (beyond the issue's 20 %: what a longer recovery buys).
 set -e
 cd "$(dirname "$0")/../.."
 name=$1
@@ -29,6 +30,9 @@ case $name in
   s5-sfashion-s125-last) args="--model results/training/s5-sfashion/best --task sfashion --max-train-samples 10000
       --max-eval-samples 1000 --max-test-samples 2000 --methods last --ratios 0.7,0.5,0.3
       --recover-steps 125 --iterative-steps 5 --no-dense-control" ;;
+  s5-sfashion-s313) args="--model results/training/s5-sfashion/best --task sfashion --max-train-samples 10000
+      --max-eval-samples 1000 --max-test-samples 2000 --methods last@auto,lamp --ratios 0.7,0.5
+      --recover-steps 313 --iterative-steps 5" ;;
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac
 echo "$(date -u +%FT%TZ) start $name commit=$(git rev-parse --short HEAD) args: $(echo $args)" >> results/recovery/runs.txt
