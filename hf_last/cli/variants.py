@@ -24,7 +24,8 @@ def add_variants_parser(subparsers) -> None:
     parser.add_argument("--method", default="last", help="pruning method (default: last); see hf_last.pruning.METHODS")
     parser.add_argument("--horizon", type=horizon, default=None,
                         help="score horizon of the H-inf/H2 methods: none (default, the paper's scores) or an integer "
-                             "L, the sequence length the model runs on (auto needs data: use scripts/prune.py --task)")
+                             "L, the sequence length the model runs on; auto (the longest validation sequence of --task) only "
+                             "with --recover-epochs/--recover-steps, which load the task")
     parser.add_argument("--output-dir", type=Path, help="write one folder per repo here (kept after pushing)")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="push base to REPO_ID and variants to REPO_ID-pruned-XX")
     parser.add_argument("--no-push-base", action="store_true",
