@@ -159,6 +159,21 @@ def recovering_prune(recovery: RecoveryConfig, *, method: str = "last", horizon:
     return prune
 
 
+def check_model_fits_task(model, task: str, data=None) -> None:
+    """ValueError unless ``model`` takes ``task``'s inputs and predicts its classes (input_size, vocab_size,
+    num_labels as the task builds its configs): fine-tuning on another task's data would fail deep in the forward
+    or, worse, silently train the model on the wrong task."""
+    from .data import TASKS
+
+    expected = TASKS[task].config_kwargs(data)
+    config = model.config
+    mismatches = [f"{name} {getattr(config, name, None)!r} (the task's: {expected[name]!r})"
+                  for name in ("input_size", "vocab_size", "num_labels") if getattr(config, name, None) != expected[name]]
+    if mismatches:
+        raise ValueError(f"the model does not fit task {task!r}: {', '.join(mismatches)}. Fine-tune on the task the "
+                         "model was trained on (RecoveryConfig(task=...), the CLI's --task).")
+
+
 def _snapshot(model) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
@@ -183,6 +198,7 @@ def recover(model, config: RecoveryConfig, data=None, accelerator=None):
     if data is None:
         data = recovery_data(config)
     _check_data(data)
+    check_model_fits_task(model, config.task, data)
     args = config.training_config(family, len(data["train"]))
     start = time.perf_counter()
     set_seed(config.seed)

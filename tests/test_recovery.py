@@ -312,6 +312,32 @@ def test_hf_last_prune_fine_tunes_each_variant(tmp_path):
               str(tmp_path / "out2")])
 
 
+def test_hf_last_prune_refuses_bad_recovery_requests(tmp_path, capsys):
+    from hf_last.cli import main
+
+    small_model().save_pretrained(tmp_path / "base")
+    torch.manual_seed(0)
+    S5ForSequenceClassification(S5Config(hidden_size=8, num_hidden_layers=1, state_size=4, num_labels=10,
+                                         vocab_size=20, input_size=None)).save_pretrained(tmp_path / "tokens")
+    common = ["--ratios", "0.5", "--recover-steps", "2", "--output-dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:  # no --task: which train split would it fine-tune on?
+        main(["prune", str(tmp_path / "base"), *common])
+    assert exit_info.value.code == 2 and "pass --task T" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="does not fit task 'digits': input_size None"):  # a token model
+        main(["prune", str(tmp_path / "tokens"), "--task", "digits", *common])
+    with pytest.raises(SystemExit) as exit_info:  # a horizon asked of a method that has none
+        main(["prune", str(tmp_path / "base"), "--method", "global_magnitude", "--horizon", "auto", "--task",
+              "digits", *common])
+    assert exit_info.value.code == 2 and "does not depend on a horizon" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_recover_refuses_a_model_of_another_task(data):
+    model = S5ForSequenceClassification(S5Config(hidden_size=8, num_hidden_layers=1, state_size=4, num_labels=3))
+    with pytest.raises(ValueError, match="num_labels 3 \\(the task's: 10\\)"):
+        recover(model, config(), data=data)
+
+
 def test_comparison_records_every_variant_and_the_dense_control(tmp_path, data):
     from hf_last.experiments.recovery import DENSE_CONTROL, compare_recovery
 

@@ -179,15 +179,68 @@ def test_the_streaming_plan_refuses_a_wrong_state_like_the_generic_step():
             backbone.step(state, input_values=torch.randn(3, 5, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("affine", [True, False])
-def test_norm_affine_is_the_eval_batch_norm(affine):
-    layer = block("batch", "gelu").eval()
-    if not affine:
-        layer.norm.norm.weight, layer.norm.norm.bias = None, None
-    scale, shift = layer.norm_affine()
-    hidden = torch.randn(5, 6, dtype=torch.float64)
-    torch.testing.assert_close(torch.addcmul(shift, hidden, scale), layer.norm(hidden), **TIGHT)
-    assert layer.train().norm_affine() is None
+@pytest.mark.parametrize("change", ["batch_norm_data", "dropout", "adapter", "weight_norm", "hook"])
+def test_the_streaming_plan_sees_edits_its_cache_key_cannot(change):
+    """Changes invisible to tensor versions (edits through ``.data``, a dropout rate) or to the plan's functional
+    calls (a subclassed / parametrized / hooked output layer) still reach the stream: it equals the generic step."""
+    backbone = streaming_model("S5", "batch", True, "gelu").eval()
+    x = torch.randn(3, 4, 2, dtype=torch.float64)
+    stream(backbone, x, grad=False)  # builds and caches the plan
+    layer = backbone.layers[0]
+    calls = []
+    if change == "batch_norm_data":
+        layer.norm.norm.running_mean.data.fill_(0.7)  # .data: no version bump
+        layer.norm.norm.weight.data.mul_(2.0)
+    elif change == "dropout":
+        backbone.train()
+        for module in (layer.norm.norm, backbone.layers[1].norm.norm):
+            module.eval()  # eval BatchNorm, training blocks: the plan is allowed while dropout is 0
+        with torch.no_grad():
+            assert backbone.streaming_plan(1.0) is not None
+        layer.dropout.p = 0.5
+        with torch.no_grad():
+            assert backbone.streaming_plan(1.0) is None  # dropout now active: the generic step
+        return
+    elif change == "adapter":
+        class Adapted(torch.nn.Linear):
+            def forward(self, hidden):
+                return super().forward(hidden) + 0.5 * hidden
+
+        adapted = Adapted(6, 6, dtype=torch.float64)
+        adapted.load_state_dict(layer.output_linear.state_dict())
+        layer.output_linear = adapted
+    elif change == "weight_norm":
+        torch.nn.utils.parametrizations.weight_norm(layer.output_linear)
+        stream(backbone, x, grad=False)
+        with torch.no_grad():
+            layer.output_linear.parametrizations.weight.original0.mul_(3.0)
+    else:
+        layer.output_linear.register_forward_hook(lambda module, inputs, output: calls.append(output.shape))
+    torch.testing.assert_close(stream(backbone, x, grad=False)[0], stream(backbone, x, grad=True)[0], **TIGHT)
+    if change == "hook":  # the hooked module was called by both streams, once per step
+        assert len(calls) == 2 * x.shape[1]
+
+
+@pytest.mark.parametrize("family", ["S5", "S4D"])
+def test_hooks_see_under_no_grad_what_they_see_with_gradients(family):
+    """A forward hook keeping references to a block's activations gets the same tensors with and without
+    gradients: the no_grad paths that write over buffers stay off while a hook can hold one."""
+    backbone = streaming_model(family, "layer", True, "half_glu1").eval()
+    layer, captured = backbone.layers[0], {}
+    layer.norm.register_forward_hook(lambda module, inputs, output: captured.update(norm_out=output))
+    layer.mixer.register_forward_hook(lambda module, inputs, output: captured.update(mixer_out=output[0]))
+    layer.output_linear.register_forward_hook(lambda module, inputs, output: captured.update(linear_in=inputs[0]))
+    x = torch.randn(2, 7, 2, dtype=torch.float64)
+
+    def run(grad):
+        with torch.set_grad_enabled(grad):
+            backbone(input_values=x)
+        return {name: value.detach().clone() for name, value in captured.items()}
+
+    recorded, inference = run(True), run(False)
+    assert recorded.keys() == inference.keys() == {"norm_out", "mixer_out", "linear_in"}
+    for name in recorded:
+        torch.testing.assert_close(inference[name], recorded[name], **TIGHT)
 
 
 # ---- the inference forward (no_grad): mixers writing over their given-up input, channel mixing in place ------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..hub import prepare_variants, push_variants
 from ..loading import checkpoint_name, load_model
-from ..pruning.criteria import method_spec
+from ..pruning.criteria import get_criterion, method_spec, parse_method
 from .arguments import horizon, ratio_list
 from .recovery import add_recovery_arguments, recovery_config
 
@@ -34,9 +34,8 @@ def add_variants_parser(subparsers) -> None:
     parser.add_argument("--revision", help="revision of MODEL when it is a Hub id")
     parser.add_argument("--private", action="store_true", help="create private repos")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
-    parser.add_argument("--task", default="digits",
-                        help="task whose train split the recovery fine-tune uses (with --recover-epochs/--recover-steps;"
-                             " default: digits)")
+    parser.add_argument("--task", help="the task MODEL was trained on, whose train split the recovery fine-tune "
+                                       "uses (needed with --recover-epochs/--recover-steps)")
     add_recovery_arguments(parser)
     parser.set_defaults(func=variants_main, parser=parser)
 
@@ -44,18 +43,33 @@ def add_variants_parser(subparsers) -> None:
 def variants_main(args: argparse.Namespace) -> int:
     if args.push_to_hub is None and args.output_dir is None:
         raise SystemExit("hf-last prune: nothing to do; pass --output-dir DIR and/or --push-to-hub USER/NAME")
+    if args.task is None and (args.recover_epochs or args.recover_steps):
+        args.parser.error("--recover-epochs/--recover-steps fine-tune on a task's train split: pass --task T, the "
+                          "task MODEL was trained on")
     recovery = recovery_config(args, args.parser, split_over_steps=True)
     if args.horizon == "auto" and recovery is None:
         raise SystemExit("hf-last prune: --horizon auto takes L from the task's data, which this command loads only "
                          "to fine-tune (--recover-epochs N --task T); pass --horizon L (the sequence length) or use "
                          "scripts/prune.py --task TASK")
     method = method_spec(args.method, args.horizon)
+    try:  # a horizon asked of a method without one, an unknown method: the parser's error, not a traceback
+        name, spec_horizon = parse_method(method)
+        get_criterion(name).check_takes_horizon(spec_horizon)
+    except ValueError as error:
+        args.parser.error(str(error))
     prune = None
     if recovery is not None:
         from ..recovery import recovering_prune
 
         prune = recovering_prune(recovery, method=method, iterative_steps=args.iterative_steps)
     model = load_model(args.model, args.revision)
+    if recovery is not None:
+        from ..recovery import check_model_fits_task
+
+        try:
+            check_model_fits_task(model, args.task)
+        except ValueError as error:
+            raise SystemExit(f"hf-last prune: {error}") from None
     if args.push_to_hub:
         commits = push_variants(model, args.ratios, args.push_to_hub, method=method, token=args.token,
                                 private=args.private or None, output_dir=args.output_dir,

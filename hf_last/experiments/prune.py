@@ -68,15 +68,16 @@ def check_recovery_request(ratio, recovery, iterative_steps) -> None:
                          "one-shot candidates (recovery without --iterative-steps)")
 
 
-def recovery_text(pruning: dict) -> str:
-    """``"; fine-tuned ..."`` for a selection line / card protocol, from ``config.pruning``; "" without recovery."""
+def recovery_text(pruning: dict, lead: str = "then fine-tuned") -> str:
+    """``"; then fine-tuned ..."`` (``lead``) for a selection line / card protocol, from ``config.pruning``; ""
+    without recovery."""
     if "schedule" in pruning:
         schedule = pruning["schedule"]
         return (f"; iterative, {schedule['steps']} prune/fine-tune steps, {schedule['optimizer_steps']} optimiser "
                 f"steps, {schedule['recovery_wall_time_s']:.0f} s of fine-tuning")
     if "recovery" in pruning:
         recovery = pruning["recovery"]
-        return (f"; then fine-tuned ({recovery['budget']}: {recovery['optimizer_steps']} optimiser steps, "
+        return (f"; {lead} ({recovery['budget']}: {recovery['optimizer_steps']} optimiser steps, "
                 f"{recovery['wall_time_s']:.0f} s, best validation epoch {recovery['best_epoch']})")
     return ""
 
@@ -140,8 +141,10 @@ def prune_checkpoint(checkpoint: str, *, task: str = "digits", search_split: str
     how = (f"ratio {chosen:.4f} chosen by {scored} search on the {search_split} split (loss <= "
            f"{100 * max_accuracy_loss:g} %p)" if ratio is None else f"fixed ratio {chosen}, {scored}")
     if ratio is None and recovery is not None:
-        how += f" over fine-tuned candidates ({len(info['trials'])} fine-tunes)"
-    how += recovery_text(pruned.config.pruning)
+        how += (f", every candidate fine-tuned before it was evaluated ({len(info['trials'])} fine-tunes)"
+                + recovery_text(pruned.config.pruning, lead="the chosen one's fine-tune"))
+    else:
+        how += recovery_text(pruned.config.pruning)
     report = {"selection": how, "ratio": chosen, "eval_split": eval_split,
               "states_before": sum(pruned.config.pruning["states_per_layer_before"]),
               "states_after": sum(pruned.config.pruning["states_per_layer_after"]),

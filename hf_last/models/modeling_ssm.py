@@ -45,6 +45,14 @@ def giving_up(tensor: torch.Tensor):
         _GIVEN_UP_INPUT.reset(token)
 
 
+def observed(*modules: nn.Module) -> bool:
+    """Whether a forward (pre-)hook, on one of ``modules`` or global, may keep a reference to their inputs or
+    outputs: the no_grad paths that write over those buffers then stay off, so hooks see what they saw before."""
+    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        return True
+    return any(module._forward_hooks or module._forward_pre_hooks for module in modules)
+
+
 class DiagonalSSMMixer(nn.Module):
     """One diagonal SSM layer: u (B, L, H) -> y (B, L, H), in parallel or recurrent mode.
 
@@ -303,36 +311,25 @@ class SSMBlock(GradientCheckpointingLayer):
             return F.batch_norm(hidden, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
         return self.norm(hidden)
 
-    def norm_affine(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """An eval-mode BatchNorm with running statistics as the per-channel affine map x·scale + shift it is
-        (scale = weight/√(var + ε), shift = bias − mean·scale: how ATen's CPU batch_norm evaluates it), or None
-        for a LayerNorm or a BatchNorm that normalises by the batch's own statistics."""
-        norm = self.norm.norm
-        if isinstance(norm, nn.LayerNorm) or norm.training or norm.running_mean is None:
-            return None
-        with torch.no_grad():
-            scale = 1 / torch.sqrt(norm.running_var + norm.eps)
-            if norm.weight is not None:
-                scale = scale * norm.weight
-            shift = -norm.running_mean * scale
-            if norm.bias is not None:
-                shift = shift + norm.bias
-        return scale, shift
-
     def streaming_step(self, step_rescale: float = 1.0) -> BlockStep | None:
         """:class:`BlockStep`: this block's ``step`` with the constant parts looked up once, for streaming under
         ``no_grad``; None when the block does something a plain eval step does not (active dropout, a BatchNorm
-        in training mode, parameters in different dtypes or in half precision)."""
+        in training mode, parameters in different dtypes or in half precision) or when its norm or output layer
+        is not the plain module the plan calls functionally (a subclass, a parametrization, an adapter wrapper)
+        or is watched by a forward hook."""
         norm = self.norm.norm
         dtypes = {p.dtype for module in (self.norm, self.mixer, self.output_linear) for p in module.parameters()}
         if self.training and self.dropout.p > 0 or len(dtypes) != 1 or dtypes & set(HALF_PRECISION):
             return None
-        affine = self.norm_affine()
-        if affine is None and not isinstance(norm, nn.LayerNorm):
+        if type(self.output_linear) is not nn.Linear or type(norm) not in (nn.LayerNorm, nn.BatchNorm1d):
+            return None
+        if isinstance(norm, nn.BatchNorm1d) and (norm.training or norm.running_mean is None):
+            return None
+        if observed(self.norm, norm, self.mixer, self.output_linear):
             return None
         with torch.no_grad():
             system = self.mixer.recurrent_system(step_rescale)
-        return BlockStep(self, system, affine)
+        return BlockStep(self, system)
 
     def step_channels(self, y, residual):
         """``mix_channels(y) + residual`` on (B, H); without active dropout the half-GLU gate and the residual
@@ -360,11 +357,13 @@ class SSMBlock(GradientCheckpointingLayer):
         x = self.norm(hidden_states) if self.prenorm else hidden_states
         if mask is not None:
             x = x * mask[..., None]
-        own_input = self.prenorm or mask is not None  # x is this block's temporary: the mixer may write over it
+        # buffers may be reused only where no gradient is recorded and no hook can hold a reference to them
+        reuse = not torch.is_grad_enabled() and not observed(self.norm, self.norm.norm, self.mixer, self.output_linear)
+        own_input = reuse and (self.prenorm or mask is not None)
         with giving_up(x) if own_input else nullcontext():
             y, state = self.mixer(x, step_rescale=step_rescale, state=state, return_state=return_state, mode=mode)
         del x  # under no_grad its (B, L, H) buffer is freed here (or already holds y)
-        if torch.is_grad_enabled() or (self.training and self.dropout.p > 0):
+        if not reuse or (self.training and self.dropout.p > 0):
             out = self.mix_channels(y).add_(residual)  # in place: saves a (B, L, H) buffer; nothing saved it for backward
         else:
             out = self.mix_channels_inference(y, residual)
@@ -407,26 +406,27 @@ class SSMBlock(GradientCheckpointingLayer):
 
 class BlockStep:
     """``SSMBlock.step`` for eval-mode streaming, with every lookup that does not change between steps done once:
-    the mixer's discrete system, the norm (an eval BatchNorm folded into ``scale``/``shift``, one ``addcmul``),
-    the output layer's tensors. The same ops as ``SSMBlock.step`` without dropout (``step_norm``,
+    the mixer's discrete system, the norm's functional arguments (an eval BatchNorm's running statistics are read
+    at every call, so edits through ``.data`` are seen), the output layer's tensors. The same ops as ``SSMBlock.step`` without dropout (``step_norm``,
     ``mixer.recurrent_step``, ``step_channels``), minus the module attribute lookups, precision contexts and
     cache checks a latency-bound step would otherwise pay per call. Built by ``SSMBlock.streaming_step``; valid
     while the block's tensors are unchanged (``DiagonalSSMModel`` keys its cache on them)."""
 
-    def __init__(self, block: SSMBlock, system, affine: tuple[torch.Tensor, torch.Tensor] | None):
+    def __init__(self, block: SSMBlock, system):
         self.prenorm = block.prenorm
         self.activation = block.activation
         self.recurrent_step = block.mixer.recurrent_step
         self.system = system
-        self.affine = affine
         norm = block.norm.norm
-        self.layer_norm = None if affine is not None else (norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        if isinstance(norm, nn.LayerNorm):
+            self.norm, self.norm_args = F.layer_norm, (norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        else:  # eval BatchNorm: F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+            self.norm = F.batch_norm
+            self.norm_args = (norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
         self.weight, self.bias = block.output_linear.weight, block.output_linear.bias
 
     def normalize(self, hidden: torch.Tensor) -> torch.Tensor:
-        if self.affine is not None:
-            return torch.addcmul(self.affine[1], hidden, self.affine[0])
-        return F.layer_norm(hidden, *self.layer_norm)
+        return self.norm(hidden, *self.norm_args)
 
     def mix_channels(self, y: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """``SSMBlock.step_channels`` without dropout."""
@@ -772,14 +772,17 @@ class DiagonalSSMModel(DiagonalSSMPreTrainedModel):
         return cache[1]
 
     def _streaming_key(self) -> tuple:
-        """What a cached streaming plan depends on: every block tensor's storage, version and dtype, and the
-        blocks' modes. Read from the modules' own dicts: cheaper than ``parameters()`` on every step."""
-        modes, tensors = [], []
+        """What a cached streaming plan depends on: every block tensor's storage, version and dtype, the blocks'
+        modes and dropout rates, and the forward hooks on the modules the plan calls functionally. Read from the
+        modules' own dicts: cheaper than ``parameters()`` on every step."""
+        modes, tensors = [len(nn.modules.module._global_forward_hooks),
+                          len(nn.modules.module._global_forward_pre_hooks)], []
         for layer in self._modules["layers"]._modules.values():
             parts = layer._modules
             norm = parts["norm"]._modules["norm"]
-            modes += (layer.training, norm.training)
-            for module in (norm, parts["mixer"], parts["output_linear"]):
+            modes += (layer.training, norm.training, parts["dropout"].p)
+            for module in (parts["norm"], norm, parts["mixer"], parts["output_linear"]):
+                modes.append(len(module._forward_hooks) + len(module._forward_pre_hooks))
                 tensors += module._parameters.values()
                 tensors += module._buffers.values()
         tensors = [t for t in tensors if t is not None]
