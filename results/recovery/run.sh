@@ -8,6 +8,8 @@
 #   s5-digits-control: one cell of s5-digits-e10 again (same seed: a reproducibility check) with the dense control.
 #   s5-sfashion-s125: 2 epochs x 313 steps on the same 10,000-image train subset; 125 steps = 20 %, iterative 5 x 25
 #   (s5-sfashion-s125-last: the paper-form LAST on the same grid, without repeating the dense control);
+#   s5-digits-seed1/2: the 80 / 90 % cells of s5-digits-e10 for LAST@auto and uniform magnitude with other
+#   recovery seeds (shuffling and dropout), to see how much of the ranking is seed noise.
 #   s5-sfashion-s313: one epoch = 50 % of the training budget (beyond the issue's 20 %: what a longer recovery buys).
 set -e
 cd "$(dirname "$0")/../.."
@@ -33,6 +35,8 @@ case $name in
   s5-sfashion-s313) args="--model results/training/s5-sfashion/best --task sfashion --max-train-samples 10000
       --max-eval-samples 1000 --max-test-samples 2000 --methods last@auto,lamp --ratios 0.7,0.5
       --recover-steps 313 --iterative-steps 5" ;;
+  s5-digits-seed1|s5-digits-seed2) args="--default s5 --task digits --methods last@auto,uniform_magnitude
+      --ratios 0.9,0.8 --recover-epochs 10 --iterative-steps 5 --recover-seed ${name#s5-digits-seed}" ;;
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac
 echo "$(date -u +%FT%TZ) start $name commit=$(git rev-parse --short HEAD) args: $(echo $args)" >> results/recovery/runs.txt
