@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -258,6 +258,28 @@ def step_ratio(states_now: int, states_total: int, cumulative_ratio: float) -> f
     return min(max(1 - (target + 0.5) / states_now, 0.0), 1.0)
 
 
+def split_budget(recovery: RecoveryConfig, steps: int, final_share: float | None = None) -> list[RecoveryConfig]:
+    """``recovery``'s budget (epochs and/or optimiser steps) split over ``steps`` iterative steps, one config per
+    step. Evenly by default (each gets ``budget // steps``, at least 1); with ``final_share`` f the last step gets
+    ``round(f·budget)`` and the others split the rest evenly (the last cut, the largest, then gets the longest
+    fine-tune)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if final_share is not None and not (isinstance(final_share, (int, float)) and 0 < final_share < 1):
+        raise ValueError(f"final_share must be a fraction in (0, 1) of the budget, got {final_share!r}")
+
+    def shares(budget: int | None) -> list[int | None]:
+        if budget is None:
+            return [None] * steps
+        if final_share is None or steps == 1:
+            return [max(budget // steps, 1)] * steps
+        last = max(round(final_share * budget), 1)
+        return [max((budget - last) // (steps - 1), 1)] * (steps - 1) + [last]
+
+    return [replace(recovery, epochs=epochs, max_steps=max_steps)
+            for epochs, max_steps in zip(shares(recovery.epochs), shares(recovery.max_steps))]
+
+
 def compose_plans(first: PruningPlan, second: PruningPlan) -> PruningPlan:
     """The plan on ``first``'s model equal to applying ``first`` then ``second`` (made on the pruned model):
     ``second``'s kept indices point into ``first``'s kept modes (the layers keep modes in index order)."""
@@ -285,24 +307,30 @@ class IterativeResult:
                 "cumulative_plan": self.cumulative_plan.to_dict()}
 
 
-def iterative_prune(model, target_ratio: float, steps: int, recovery: RecoveryConfig, *, method: str = "last",
+def iterative_prune(model, target_ratio: float, steps: int, recovery, *, method: str = "last",
                     horizon: int | str | None = None, data=None, accelerator=None, **pruner_kwargs) -> IterativeResult:
     """Prune ``model`` to ``target_ratio`` of its states in ``steps`` steps, fine-tuning after each.
 
     Step i prunes the current (fine-tuned) model, re-scored on its current weights with ``method`` / ``horizon``
     (any :class:`~hf_last.pruning.LASTPruner` criterion; ``"auto"`` is the longest validation sequence), to the
-    cumulative ratio ``target_ratio·i/steps`` of the original states, then runs :func:`recover` with ``recovery``.
+    cumulative ratio ``target_ratio·i/steps`` of the original states, then runs :func:`recover` with ``recovery``
+    (one :class:`RecoveryConfig` for every step, or a list of ``steps`` of them: e.g. a longer last fine-tune,
+    :func:`split_budget`).
     The final model's ``config.pruning`` describes the whole schedule against the input model (method, ratios,
     states before/after) with ``"history"`` (each step's metadata and recovery record) and ``"schedule"``
     (steps, total optimiser steps, wall time); its ``pruning_plan`` is the cumulative plan. The input is untouched.
     """
     ratios = schedule_ratios(target_ratio, steps)
-    if not isinstance(recovery, RecoveryConfig):
-        raise TypeError(f"iterative_prune() takes recovery=RecoveryConfig(...), got {type(recovery).__name__}")
+    per_step = list(recovery) if isinstance(recovery, (list, tuple)) else [recovery] * steps
+    if not all(isinstance(config, RecoveryConfig) for config in per_step):
+        raise TypeError("iterative_prune() takes recovery=RecoveryConfig(...) or a list of them, one per step; got "
+                        f"{type(recovery).__name__}")
+    if len(per_step) != steps:
+        raise ValueError(f"recovery lists {len(per_step)} configs for {steps} steps; give one per step")
     accelerator = get_accelerator(accelerator)
     model_family(model)
     if data is None:
-        data = recovery_data(recovery)
+        data = recovery_data(per_step[0])
     _check_data(data)
     start = time.perf_counter()
     first = LASTPruner(model, method=method, horizon=horizon, **pruner_kwargs)
@@ -312,12 +340,12 @@ def iterative_prune(model, target_ratio: float, steps: int, recovery: RecoveryCo
     cumulative = first.plan(0.0)  # keeps every mode: the start of the composition
     total = sum(cumulative.states_before)
     current, plans, records, history = model, [], [], []
-    for index, cumulative_ratio in enumerate(ratios, start=1):
+    for index, (cumulative_ratio, step_recovery) in enumerate(zip(ratios, per_step), start=1):
         pruner = LASTPruner(current, method=criterion, horizon=resolved_horizon, **pruner_kwargs)
         states_now = sum(pruner.plan(0.0).states_before)
         plan = pruner.plan(step_ratio(states_now, total, cumulative_ratio))
         pruned = pruner.apply(plan)
-        recovered, report = recover(pruned, recovery, data=data, accelerator=accelerator)
+        recovered, report = recover(pruned, step_recovery, data=data, accelerator=accelerator)
         cumulative = compose_plans(cumulative, plan)
         plans.append(plan)
         history.append({key: value for key, value in recovered.config.pruning.items() if key != "previous"})

@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=128, help="evaluation batch size")
     parser.add_argument("--max-test-samples", type=positive_int,
                         help="evaluate on the first N test sequences (the sweeps' --max-samples)")
+    parser.add_argument("--iterative-final-share", type=float,
+                        help="the iterative schedule's last step gets this fraction of the budget (default: even)")
     parser.add_argument("--no-dense-control", action="store_true",
                         help="skip the control run: the dense model fine-tuned with the same budget")
     parser.add_argument("--output-dir", type=Path, required=True)
@@ -50,7 +52,8 @@ def main(argv=None) -> int:
     accelerator = get_accelerator()
     compare_recovery(load_model(checkpoint_argument(args)), comparison_data(recovery, args.max_test_samples),
                      args.methods, args.ratios, recovery, args.iterative_steps, output_dir=args.output_dir,
-                     batch_size=args.batch_size, accelerator=accelerator, dense_control=not args.no_dense_control)
+                     batch_size=args.batch_size, accelerator=accelerator, dense_control=not args.no_dense_control,
+                     final_share=args.iterative_final_share)
     if accelerator.is_main_process:
         print((args.output_dir / "summary.md").read_text())
     return 0

@@ -377,3 +377,20 @@ def test_protocol_ratios_on_a_grid_with_a_lucky_pass():
     assert contiguous_protocol_ratio(records, "iterative", "last") == 0.5
     records[0]["test_accuracy_loss"] = 0.01  # exactly 1 %p is not < 1 %p
     assert contiguous_protocol_ratio(records, "iterative", "last") == 0.0
+
+
+def test_split_budget_evenly_or_with_a_longer_last_step(data):
+    from hf_last.recovery import split_budget
+
+    assert [c.epochs for c in split_budget(config(epochs=10), 5)] == [2, 2, 2, 2, 2]
+    assert [c.epochs for c in split_budget(config(epochs=10), 5, final_share=0.6)] == [1, 1, 1, 1, 6]
+    assert [c.max_steps for c in split_budget(config(epochs=None, max_steps=100), 3, final_share=0.5)] == [25, 25, 50]
+    assert [c.max_steps for c in split_budget(config(epochs=None, max_steps=7), 3)] == [2, 2, 2]
+    with pytest.raises(ValueError, match="final_share"):
+        split_budget(config(), 3, final_share=1.0)
+    # iterative_prune follows the per-step budgets: optimiser steps per step as given
+    budgets = split_budget(config(epochs=None, max_steps=6), 2, final_share=2 / 3)
+    result = iterative_prune(small_model(), 0.5, 2, budgets, data=data)
+    assert [step["optimizer_steps"] for step in result.steps] == [2, 4]
+    with pytest.raises(ValueError, match="one per step"):
+        iterative_prune(small_model(), 0.5, 3, budgets, data=data)

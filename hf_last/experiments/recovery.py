@@ -10,7 +10,6 @@ model fine-tuned with the same budget (``dense+recovery``, ratio 0) is the contr
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..accelerator import get_accelerator
 from ..collate import longest_sequence, model_pad_token_id
 from ..evaluation import evaluate_accuracy
 from ..pruning import LASTPruner
-from ..recovery import RecoveryConfig, iterative_prune, recover, recovery_data
+from ..recovery import RecoveryConfig, iterative_prune, recover, recovery_data, split_budget
 
 VARIANTS = ("one-shot", "one-shot+recovery", "iterative")
 DENSE_CONTROL = "dense+recovery"
@@ -35,15 +34,6 @@ def comparison_data(recovery: RecoveryConfig, max_test_samples: int | None = Non
             raise ValueError(f"max_test_samples must be a positive integer, got {max_test_samples!r}")
         data["test"] = data["test"].select(range(min(max_test_samples, len(data["test"]))))
     return data
-
-
-def split_budget(recovery: RecoveryConfig, steps: int) -> RecoveryConfig:
-    """``recovery`` with its budget divided evenly over ``steps`` iterative steps (at least 1 epoch/step each)."""
-    if steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    epochs = None if recovery.epochs is None else max(recovery.epochs // steps, 1)
-    max_steps = None if recovery.max_steps is None else max(recovery.max_steps // steps, 1)
-    return dataclasses.replace(recovery, epochs=epochs, max_steps=max_steps)
 
 
 def protocol_ratio(records: list[dict], variant: str, method: str, max_accuracy_loss: float = 0.01) -> float:
@@ -69,11 +59,13 @@ def contiguous_protocol_ratio(records: list[dict], variant: str, method: str,
 
 
 def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, iterative_steps: int, output_dir=None,
-                     batch_size: int = 128, accelerator=None, dense_control: bool = True) -> list[dict]:
+                     batch_size: int = 128, accelerator=None, dense_control: bool = True,
+                     final_share: float | None = None) -> list[dict]:
     """Records ``{method, ratio, variant, achieved_ratio, validation/test accuracy, test_accuracy_loss,
     optimizer_steps, recovery_wall_time_s}`` for every method × ratio × variant, and first (``dense_control``) the
     dense model fine-tuned with the full budget (method ``"dense"``, variant ``"dense+recovery"``, ratio 0); see
-    the module docstring."""
+    the module docstring. ``final_share``: the iterative schedule's last step gets this fraction of the budget
+    (:func:`hf_last.recovery.split_budget`; default: an even split)."""
     accelerator = get_accelerator(accelerator)
     pad = model_pad_token_id(model)
     horizon = longest_sequence(data["validation"])
@@ -82,7 +74,7 @@ def compare_recovery(model, data, methods, ratios, recovery: RecoveryConfig, ite
         return evaluate_accuracy(m, data[split], batch_size, accelerator, pad_token_id=pad)["accuracy"]
 
     base = {"validation": accuracy(model, "validation"), "test": accuracy(model, "test")}
-    per_step = split_budget(recovery, iterative_steps)
+    per_step = split_budget(recovery, iterative_steps, final_share)
     records = []
     out = Path(output_dir) if output_dir is not None else None
     if out is not None and accelerator.is_main_process:
