@@ -10,6 +10,7 @@
 #   (s5-sfashion-s125-last: the paper-form LAST on the same grid, without repeating the dense control);
 #   s5-digits-seed1/2: the 80 / 90 % cells of s5-digits-e10 for LAST@auto and uniform magnitude with other
 #   recovery seeds (shuffling and dropout), to see how much of the ranking is seed noise.
+#   s5-digits-final60: the same cells with the iterative budget 1+1+1+1+6 epochs (the last, largest cut gets 60 %).
 #   s5-sfashion-s313: one epoch = 50 % of the training budget (beyond the issue's 20 %: what a longer recovery buys).
 set -e
 cd "$(dirname "$0")/../.."
@@ -37,6 +38,8 @@ case $name in
       --recover-steps 313 --iterative-steps 5" ;;
   s5-digits-seed1|s5-digits-seed2) args="--default s5 --task digits --methods last@auto,uniform_magnitude
       --ratios 0.9,0.8 --recover-epochs 10 --iterative-steps 5 --recover-seed ${name#s5-digits-seed}" ;;
+  s5-digits-final60) args="--default s5 --task digits --methods last@auto,uniform_magnitude --ratios 0.9,0.8
+      --recover-epochs 10 --iterative-steps 5 --iterative-final-share 0.6 --no-dense-control" ;;
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac
 echo "$(date -u +%FT%TZ) start $name commit=$(git rev-parse --short HEAD) args: $(echo $args)" >> results/recovery/runs.txt
