@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..recovery import RecoveryConfig
+from ..recovery import RecoveryConfig, split_budget
 
 
 def positive_int(text: str) -> int:
@@ -47,11 +47,9 @@ def recovery_config(args: argparse.Namespace, parser: argparse.ArgumentParser | 
                 raise ValueError(message)
             parser.error(message)
         return None
-    steps = args.iterative_steps if split_over_steps and args.iterative_steps else 1
     try:
-        return RecoveryConfig(
-            task=args.task, epochs=None if args.recover_epochs is None else max(args.recover_epochs // steps, 1),
-            max_steps=None if args.recover_steps is None else max(args.recover_steps // steps, 1),
+        config = RecoveryConfig(
+            task=args.task, epochs=args.recover_epochs, max_steps=args.recover_steps,
             lr=args.recover_lr, ssm_lr=args.recover_ssm_lr, batch_size=args.recover_batch_size,
             seed=args.recover_seed, eval_batch_size=getattr(args, "batch_size", 128),
             max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
@@ -60,3 +58,6 @@ def recovery_config(args: argparse.Namespace, parser: argparse.ArgumentParser | 
         if parser is None:
             raise
         parser.error(str(error))
+    if split_over_steps and args.iterative_steps:
+        return split_budget(config, args.iterative_steps)[0]  # an even split: every step gets the same budget
+    return config
